@@ -1,0 +1,378 @@
+/**
+ * {@linkcode BaseEventStore} implements the whole {@linkcode EventStore} contract once —
+ * validation, node-id stamping, encoding, size limits, self-filtering, channel layout per mode,
+ * listener isolation, error reporting and the shutdown state — over an {@linkcode EventTransport}
+ * that a backend supplies: byte-level send/open/close on logical channels.
+ *
+ * @module
+ */
+
+import { type Codec, msgpackCodec } from "./codec.ts";
+import type {
+  EventErrorContext,
+  EventErrorHandler,
+  EventListener,
+  EventStore,
+  PublishResult,
+  SubscribeOptions,
+} from "./contracts.ts";
+import { describeValue, EventStoreClosedError } from "./errors.ts";
+import { type EventStoreKind, EventStoreMode, PublishMode } from "./event_types.ts";
+import {
+  type EventMessage,
+  type EventPayload,
+  type EventTypeName,
+  type MessageRegistry,
+  messageRegistry,
+} from "./messages.ts";
+import { assertName } from "./values.ts";
+
+/** Logical name of the one channel used in `SINGLE_CHANNEL` mode. */
+export const SINGLE_CHANNEL_NAME = "all";
+
+/** Default limit on one encoded message: 2 MiB, so a 1 MiB payload always fits. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 2 * 1024 * 1024;
+
+/** Default channel prefix. */
+export const DEFAULT_PREFIX = "socketio4ts";
+
+/** Called by a transport for each record received on an open channel, in channel order. */
+export interface ChannelSink {
+  /** One record's bytes, with its backend offset on reliable kinds. */
+  record(bytes: Uint8Array, offset?: string): void;
+  /** A transport-level problem that did not end the subscription (reported to `onError`). */
+  error(error: Error): void;
+}
+
+/** Byte-level I/O on logical channels; what an event backend supplies. */
+export interface EventTransport {
+  /** Sends one record; resolves once the backend accepted it (or rejects). */
+  send(channel: string, bytes: Uint8Array): Promise<PublishResult>;
+  /**
+   * Starts receiving a channel; resolves once the subscription is active, so that any record
+   * sent after that is received. `fromOffset` (reliable kinds) resumes after that offset.
+   */
+  open(channel: string, sink: ChannelSink, fromOffset?: string): Promise<void>;
+  /** Stops receiving a channel. */
+  close(channel: string): Promise<void>;
+  /** Releases what the transport created (never a client the user passed in). */
+  shutdown(): Promise<void>;
+}
+
+/** Options every event store accepts. */
+export interface EventStoreOptions {
+  /** This node's id (stable, e.g. the host name); random by default. */
+  readonly nodeId?: string;
+  /** Channel layout; `MULTI_CHANNEL` by default. */
+  readonly mode?: EventStoreMode;
+  /** Prefix of every channel name, so applications can share a broker; `socketio4ts` by default. */
+  readonly prefix?: string;
+  /** Wire codec; MessagePack by default. */
+  readonly codec?: Codec;
+  /** Registry that validates messages; the default registry by default. */
+  readonly registry?: MessageRegistry;
+  /** Largest encoded message accepted by `publish`, in bytes; 2 MiB by default. */
+  readonly maxMessageBytes?: number;
+  /** Receives errors that do not end a subscription; logs to `console.error` by default. */
+  readonly onError?: EventErrorHandler;
+}
+
+/** What a backend tells the base class about itself. */
+export interface EventStoreTraits {
+  /** Transport kind. */
+  readonly kind: EventStoreKind;
+  /** Delivery guarantee. */
+  readonly publishMode: PublishMode;
+}
+
+const PREFIX_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$/;
+
+/** Checks a channel prefix: 1–100 characters of `A-Z a-z 0-9 . _ -`, not starting with `.`. */
+export function assertPrefix(prefix: unknown): asserts prefix is string {
+  if (typeof prefix !== "string" || !PREFIX_PATTERN.test(prefix)) {
+    throw new TypeError(
+      `prefix must be 1-100 characters of A-Z a-z 0-9 . _ - (valid in every broker's channel names), received ${
+        describeValue(prefix)
+      }`,
+    );
+  }
+}
+
+function defaultErrorHandler(error: Error, context: EventErrorContext): void {
+  console.error(`[socketio4ts] event ${context.stage} error`, context, error);
+}
+
+interface ChannelState {
+  readonly opened: Promise<void>;
+}
+
+/** The shared implementation of {@linkcode EventStore}; backends extend it with a transport. */
+export abstract class BaseEventStore implements EventStore {
+  /** This node's id. */
+  readonly nodeId: string;
+  /** Channel layout. */
+  readonly mode: EventStoreMode;
+  /** Channel prefix. */
+  readonly prefix: string;
+  /** Transport kind. */
+  readonly kind: EventStoreKind;
+  /** Delivery guarantee. */
+  readonly publishMode: PublishMode;
+  /** Wire codec. */
+  readonly codec: Codec;
+  /** Largest encoded message accepted by `publish`. */
+  readonly maxMessageBytes: number;
+
+  readonly #transport: EventTransport;
+  readonly #registry: MessageRegistry;
+  readonly #onError: EventErrorHandler;
+  readonly #listeners = new Map<string, Set<EventListener<EventTypeName>>>();
+  readonly #channels = new Map<string, ChannelState>();
+  readonly #lastOffsets = new Map<string, string>();
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #closed: Promise<void> | undefined;
+
+  /**
+   * @param transport the backend's byte-level I/O.
+   * @param traits kind and delivery guarantee of the backend.
+   * @param options options shared by every event store.
+   */
+  protected constructor(
+    transport: EventTransport,
+    traits: EventStoreTraits,
+    options: EventStoreOptions = {},
+  ) {
+    const nodeId = options.nodeId ?? crypto.randomUUID();
+    assertName("nodeId", nodeId);
+    const mode = options.mode ?? EventStoreMode.MULTI_CHANNEL;
+    if (mode !== EventStoreMode.MULTI_CHANNEL && mode !== EventStoreMode.SINGLE_CHANNEL) {
+      throw new TypeError(
+        `mode must be MULTI_CHANNEL or SINGLE_CHANNEL, received ${describeValue(mode)}`,
+      );
+    }
+    const prefix = options.prefix ?? DEFAULT_PREFIX;
+    assertPrefix(prefix);
+    const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    if (!Number.isSafeInteger(maxMessageBytes) || maxMessageBytes <= 0) {
+      throw new RangeError(
+        `maxMessageBytes must be a positive integer, received ${describeValue(maxMessageBytes)}`,
+      );
+    }
+    this.nodeId = nodeId;
+    this.mode = mode;
+    this.prefix = prefix;
+    this.kind = traits.kind;
+    this.publishMode = traits.publishMode;
+    this.codec = options.codec ?? msgpackCodec;
+    this.maxMessageBytes = maxMessageBytes;
+    this.#transport = transport;
+    this.#registry = options.registry ?? messageRegistry;
+    this.#onError = options.onError ?? defaultErrorHandler;
+  }
+
+  /** Whether `shutdown()` has been called. */
+  get closed(): boolean {
+    return this.#closed !== undefined;
+  }
+
+  /** Logical channel that carries `type` in this store's mode. */
+  channelOf(type: string): string {
+    return this.mode === EventStoreMode.SINGLE_CHANNEL ? SINGLE_CHANNEL_NAME : type;
+  }
+
+  /** Offset of the last message delivered on the channel of `type` (reliable kinds), if any. */
+  lastOffset(type: EventTypeName): string | undefined {
+    return this.#lastOffsets.get(this.channelOf(type));
+  }
+
+  #track<T>(promise: Promise<T>): Promise<T> {
+    this.#inFlight.add(promise);
+    const forget = () => this.#inFlight.delete(promise);
+    promise.then(forget, forget);
+    return promise;
+  }
+
+  /** {@inheritDoc EventStore.publish} */
+  publish<T extends EventTypeName>(type: T, payload: EventPayload<T>): Promise<PublishResult> {
+    let bytes: Uint8Array;
+    try {
+      if (this.#closed) throw new EventStoreClosedError(this.nodeId, `publish(${String(type)})`);
+      this.#registry.assertType(type);
+      if (typeof payload !== "object" || payload === null) {
+        throw new TypeError(
+          `payload of ${type} must be an object, received ${describeValue(payload)}`,
+        );
+      }
+      const { offset: _ignored, ...fields } = payload as unknown as Record<string, unknown>;
+      const message = { ...fields, type, nodeId: this.nodeId };
+      this.#registry.validate(message);
+      bytes = this.codec.encode(message);
+      if (bytes.byteLength > this.maxMessageBytes) {
+        throw new RangeError(
+          `${type} message encodes to ${bytes.byteLength} bytes, over maxMessageBytes (${this.maxMessageBytes}); nothing was sent`,
+        );
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#track(this.#transport.send(this.channelOf(type), bytes));
+  }
+
+  /** {@inheritDoc EventStore.subscribe} */
+  subscribe<T extends EventTypeName>(
+    type: T,
+    listener: EventListener<T>,
+    options: SubscribeOptions = {},
+  ): Promise<void> {
+    try {
+      if (this.#closed) throw new EventStoreClosedError(this.nodeId, `subscribe(${String(type)})`);
+      this.#registry.assertType(type);
+      if (typeof listener !== "function") {
+        throw new TypeError(
+          `listener of ${type} must be a function, received ${describeValue(listener)}`,
+        );
+      }
+      if (options.fromOffset !== undefined) {
+        if (this.publishMode !== PublishMode.RELIABLE) {
+          throw new TypeError(
+            `fromOffset needs a reliable event store; this ${this.kind} store is at-most-once`,
+          );
+        }
+        assertName("fromOffset", options.fromOffset);
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    let listeners = this.#listeners.get(type);
+    if (!listeners) this.#listeners.set(type, listeners = new Set());
+    listeners.add(listener as EventListener<EventTypeName>);
+    const channel = this.channelOf(type);
+    const existing = this.#channels.get(channel);
+    if (existing) {
+      if (options.fromOffset !== undefined) {
+        return Promise.reject(
+          new TypeError(
+            `channel ${channel} is already open: fromOffset applies only to the subscription that opens a channel`,
+          ),
+        );
+      }
+      return existing.opened;
+    }
+    const opened = this.#transport.open(channel, this.#sinkFor(channel), options.fromOffset);
+    const state: ChannelState = { opened };
+    this.#channels.set(channel, state);
+    opened.catch(() => {
+      if (this.#channels.get(channel) === state) this.#channels.delete(channel);
+    });
+    return this.#track(opened);
+  }
+
+  /** {@inheritDoc EventStore.unsubscribe} */
+  async unsubscribe(type: EventTypeName): Promise<void> {
+    if (this.#closed) return;
+    this.#registry.assertType(type);
+    this.#listeners.delete(type);
+    const channel = this.channelOf(type);
+    const stillNeeded = [...this.#listeners.keys()].some((other) =>
+      this.channelOf(other) === channel
+    );
+    const state = this.#channels.get(channel);
+    if (!stillNeeded && state) {
+      this.#channels.delete(channel);
+      await state.opened.catch(() => {});
+      await this.#transport.close(channel);
+    }
+  }
+
+  /** {@inheritDoc EventStore.shutdown} */
+  shutdown(): Promise<void> {
+    this.#closed ??= (async () => {
+      this.#listeners.clear();
+      await Promise.allSettled(this.#inFlight);
+      const channels = [...this.#channels.entries()];
+      this.#channels.clear();
+      await Promise.allSettled(channels.map(async ([channel, state]) => {
+        await state.opened.catch(() => {});
+        await this.#transport.close(channel);
+      }));
+      await this.#transport.shutdown();
+    })();
+    return this.#closed;
+  }
+
+  /** Same as `shutdown()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
+  }
+
+  /** Reports an error to the `onError` hook, never throwing. */
+  protected report(error: unknown, context: EventErrorContext): void {
+    try {
+      this.#onError(error instanceof Error ? error : new Error(String(error)), context);
+    } catch {
+      // An onError hook that throws must not break delivery.
+    }
+  }
+
+  #sinkFor(channel: string): ChannelSink {
+    return {
+      record: (bytes, offset) => this.#receive(channel, bytes, offset),
+      error: (error) => this.report(error, { stage: "transport", channel }),
+    };
+  }
+
+  #receive(channel: string, bytes: Uint8Array, offset: string | undefined): void {
+    if (this.#closed) return;
+    if (offset !== undefined) this.#lastOffsets.set(channel, offset);
+    const where = offset === undefined ? { channel } : { channel, offset };
+    let decoded: unknown;
+    try {
+      decoded = this.codec.decode(bytes);
+    } catch (error) {
+      this.report(
+        new TypeError(
+          `undecodable ${this.codec.name} record of ${bytes.byteLength} bytes skipped`,
+          { cause: error },
+        ),
+        { stage: "decode", ...where },
+      );
+      return;
+    }
+    let message: EventMessage;
+    try {
+      message = this.#registry.validate(decoded);
+      if (this.mode === EventStoreMode.MULTI_CHANNEL && message.type !== channel) {
+        throw new TypeError(`a ${message.type} message arrived on the ${channel} channel`);
+      }
+    } catch (error) {
+      this.report(error, { stage: "validate", ...where });
+      return;
+    }
+    if (message.nodeId === this.nodeId) return;
+    const listeners = this.#listeners.get(message.type);
+    if (!listeners || listeners.size === 0) return;
+    const delivered = offset === undefined ? message : { ...message, offset };
+    for (const listener of listeners) {
+      try {
+        const result = listener(delivered);
+        if (result instanceof Promise) {
+          result.catch((error) =>
+            this.report(error, { stage: "listener", type: message.type, ...where })
+          );
+        }
+      } catch (error) {
+        this.report(error, { stage: "listener", type: message.type, ...where });
+      }
+    }
+  }
+}
+
+/**
+ * The prefix an event store will use, validated: `options.prefix` or {@linkcode DEFAULT_PREFIX}.
+ * Backends call it before building their transport.
+ */
+export function resolvePrefix(options: EventStoreOptions): string {
+  const prefix = options.prefix ?? DEFAULT_PREFIX;
+  assertPrefix(prefix);
+  return prefix;
+}

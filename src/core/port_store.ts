@@ -1,0 +1,193 @@
+/**
+ * {@linkcode Store} and {@linkcode SharedMap} implemented once over a {@linkcode HashPort}: the
+ * few string-level commands a storage backend supplies for one container (a Redis hash, a
+ * Hazelcast IMap, a JavaScript `Map`). Validation, encoding, the destroyed state and error
+ * messages live here, so every backend behaves the same.
+ *
+ * @module
+ */
+
+import type { SharedMap, Store } from "./contracts.ts";
+import { StoreDestroyedError } from "./errors.ts";
+import { assertName, decodeValue, encodeValue, type StoreValue } from "./values.ts";
+
+/** String-level I/O on one container of fields; what a storage backend supplies. */
+export interface HashPort {
+  /** The raw value of `field`, or `undefined`. */
+  get(field: string): Promise<string | undefined>;
+  /** Writes the raw value of `field`. */
+  set(field: string, value: string): Promise<void>;
+  /** Whether `field` exists. */
+  has(field: string): Promise<boolean>;
+  /** Removes `field`; resolves `true` if it existed. */
+  delete(field: string): Promise<boolean>;
+  /** Removes the whole container from the backend. */
+  clear(): Promise<void>;
+  /** Number of fields. */
+  size(): Promise<number>;
+  /** Every field name. */
+  keys(): Promise<string[]>;
+  /** Every field with its raw value. */
+  entries(): Promise<[string, string][]>;
+}
+
+/** A session {@linkcode Store} over a {@linkcode HashPort}. */
+export class PortStore implements Store {
+  /** The session this store belongs to. */
+  readonly sessionId: string;
+  readonly #port: HashPort;
+  readonly #onDestroyed: ((store: PortStore) => void) | undefined;
+  readonly #pending = new Set<Promise<unknown>>();
+  #destroyed: Promise<void> | undefined;
+
+  /**
+   * @param sessionId an already validated session id.
+   * @param port the backend container holding this session's keys.
+   * @param onDestroyed called once after `destroy()` removed the data.
+   */
+  constructor(sessionId: string, port: HashPort, onDestroyed?: (store: PortStore) => void) {
+    assertName("session id", sessionId);
+    this.sessionId = sessionId;
+    this.#port = port;
+    this.#onDestroyed = onDestroyed;
+  }
+
+  /** Whether `destroy()` has been called. */
+  get destroyed(): boolean {
+    return this.#destroyed !== undefined;
+  }
+
+  #run<T>(key: string, operation: () => Promise<T>): Promise<T> {
+    if (this.#destroyed) return Promise.reject(new StoreDestroyedError(this.sessionId));
+    try {
+      assertName("key", key);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const result = operation();
+    this.#pending.add(result);
+    const forget = () => this.#pending.delete(result);
+    result.then(forget, forget);
+    return result;
+  }
+
+  /** {@inheritDoc Store.set} */
+  set(key: string, value: StoreValue): Promise<void> {
+    let text: string;
+    try {
+      if (this.#destroyed) throw new StoreDestroyedError(this.sessionId);
+      assertName("key", key);
+      text = encodeValue(key, value);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#run(key, () => this.#port.set(key, text));
+  }
+
+  /** {@inheritDoc Store.get} */
+  get<T extends StoreValue = StoreValue>(key: string): Promise<T | undefined> {
+    return this.#run(key, async () => {
+      const text = await this.#port.get(key);
+      return text === undefined ? undefined : decodeValue(text) as T;
+    });
+  }
+
+  /** {@inheritDoc Store.has} */
+  has(key: string): Promise<boolean> {
+    return this.#run(key, () => this.#port.has(key));
+  }
+
+  /** {@inheritDoc Store.del} */
+  del(key: string): Promise<void> {
+    return this.#run(key, async () => {
+      await this.#port.delete(key);
+    });
+  }
+
+  /** {@inheritDoc Store.destroy} */
+  destroy(): Promise<void> {
+    this.#destroyed ??= (async () => {
+      await Promise.allSettled(this.#pending);
+      await this.#port.clear();
+      this.#onDestroyed?.(this);
+    })();
+    return this.#destroyed;
+  }
+}
+
+/** A {@linkcode SharedMap} over a {@linkcode HashPort}. */
+export class PortSharedMap<V extends StoreValue = StoreValue> implements SharedMap<V> {
+  /** The map's name. */
+  readonly name: string;
+  readonly #port: HashPort;
+
+  /**
+   * @param name the map's name.
+   * @param port the backend container holding the map.
+   */
+  constructor(name: string, port: HashPort) {
+    assertName("map name", name);
+    this.name = name;
+    this.#port = port;
+  }
+
+  #checked<T>(key: string, operation: () => Promise<T>): Promise<T> {
+    try {
+      assertName("key", key);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return operation();
+  }
+
+  /** {@inheritDoc SharedMap.get} */
+  get(key: string): Promise<V | undefined> {
+    return this.#checked(key, async () => {
+      const text = await this.#port.get(key);
+      return text === undefined ? undefined : decodeValue(text) as V;
+    });
+  }
+
+  /** {@inheritDoc SharedMap.set} */
+  set(key: string, value: V): Promise<void> {
+    let text: string;
+    try {
+      assertName("key", key);
+      text = encodeValue(key, value);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#port.set(key, text);
+  }
+
+  /** {@inheritDoc SharedMap.has} */
+  has(key: string): Promise<boolean> {
+    return this.#checked(key, () => this.#port.has(key));
+  }
+
+  /** {@inheritDoc SharedMap.delete} */
+  delete(key: string): Promise<boolean> {
+    return this.#checked(key, () => this.#port.delete(key));
+  }
+
+  /** {@inheritDoc SharedMap.clear} */
+  clear(): Promise<void> {
+    return this.#port.clear();
+  }
+
+  /** {@inheritDoc SharedMap.size} */
+  size(): Promise<number> {
+    return this.#port.size();
+  }
+
+  /** {@inheritDoc SharedMap.keys} */
+  keys(): Promise<string[]> {
+    return this.#port.keys();
+  }
+
+  /** {@inheritDoc SharedMap.entries} */
+  async entries(): Promise<[string, V][]> {
+    const raw = await this.#port.entries();
+    return raw.map(([key, text]) => [key, decodeValue(text) as V]);
+  }
+}

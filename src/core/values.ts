@@ -1,0 +1,205 @@
+/**
+ * Store values and names: what may be stored, how it is checked, and the one text encoding every
+ * storage backend writes (so data written through one backend transport reads back identically
+ * through another).
+ *
+ * The encoding is JSON with two escapes: a `Uint8Array` becomes `{"$bin":"<base64>"}`, and an
+ * object key that starts with `$` gets one more `$`, so no user object can be mistaken for bytes.
+ *
+ * @module
+ */
+
+import { base64ToBytes, bytesToBase64 } from "./base64.ts";
+
+/** A JSON-like value, `Uint8Array` included, that a store can hold (nested `null` is allowed). */
+export type StoreValue =
+  | string
+  | number
+  | boolean
+  | null
+  | Uint8Array
+  | readonly StoreValue[]
+  | { readonly [key: string]: StoreValue | undefined };
+
+/** Longest session id, store key or map name accepted, in UTF-16 code units. */
+export const MAX_NAME_LENGTH = 4096;
+
+/** Largest encoded store value accepted, in UTF-16 code units of its text form (16 MiB). */
+export const MAX_VALUE_LENGTH = 16 * 1024 * 1024;
+
+const BYTES_TAG = "$bin";
+
+/**
+ * Checks a session id, key or map name: a well-formed, non-empty string of at most
+ * {@linkcode MAX_NAME_LENGTH} code units. Any character is allowed (`:`, `*`, `{`, spaces,
+ * unicode).
+ *
+ * @param what how to name it in the error, e.g. `session id` or `key`.
+ * @throws {TypeError} for a non-string, an empty string or a lone surrogate.
+ * @throws {RangeError} for an over-long string.
+ */
+export function assertName(what: string, name: unknown): asserts name is string {
+  if (typeof name !== "string") {
+    throw new TypeError(
+      `${what} must be a string, received ${
+        typeof name === "object" ? (name === null ? "null" : "an object") : typeof name
+      }`,
+    );
+  }
+  if (name === "") throw new TypeError(`${what} must not be empty`);
+  if (name.length > MAX_NAME_LENGTH) {
+    throw new RangeError(
+      `${what} is ${name.length} characters long; the limit is ${MAX_NAME_LENGTH}`,
+    );
+  }
+  if (!name.isWellFormed()) {
+    throw new TypeError(
+      `${what} ${JSON.stringify(name.slice(0, 40))} contains a lone surrogate (not valid Unicode)`,
+    );
+  }
+}
+
+function pathText(path: readonly (string | number)[]): string {
+  return path.length === 0 ? "" : ` at ${path.map(String).join(".")}`;
+}
+
+function toJsonSafe(
+  key: string,
+  value: unknown,
+  path: (string | number)[],
+  seen: Set<object>,
+): unknown {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return value;
+    case "number":
+      if (!Number.isFinite(value)) {
+        throw new TypeError(
+          `value for key ${JSON.stringify(key)} contains ${value}${
+            pathText(path)
+          }; only finite numbers can be stored`,
+        );
+      }
+      return value;
+    case "object":
+      break;
+    default:
+      throw new TypeError(
+        `value for key ${JSON.stringify(key)} contains a ${typeof value}${
+          pathText(path)
+        }, which cannot be stored`,
+      );
+  }
+  if (value === null) return null;
+  if (value instanceof Uint8Array) return { [BYTES_TAG]: bytesToBase64(value) };
+  if (seen.has(value)) {
+    throw new TypeError(
+      `value for key ${JSON.stringify(key)} contains a circular reference${pathText(path)}`,
+    );
+  }
+  seen.add(value);
+  try {
+    if (Array.isArray(value)) {
+      return value.map((item, index) => {
+        if (item === undefined) {
+          throw new TypeError(
+            `value for key ${JSON.stringify(key)} contains undefined${
+              pathText([...path, index])
+            }; use null in arrays`,
+          );
+        }
+        return toJsonSafe(key, item, [...path, index], seen);
+      });
+    }
+    const proto = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) {
+      const name = proto?.constructor?.name ?? "unknown";
+      throw new TypeError(
+        `value for key ${JSON.stringify(key)} contains an instance of ${name}${
+          pathText(path)
+        }; only plain objects, arrays and Uint8Array can be stored`,
+      );
+    }
+    const out: Record<string, unknown> = {};
+    for (const [field, item] of Object.entries(value)) {
+      if (item === undefined) continue;
+      out[field.startsWith("$") ? `$${field}` : field] = toJsonSafe(
+        key,
+        item,
+        [...path, field],
+        seen,
+      );
+    }
+    return out;
+  } finally {
+    seen.delete(value);
+  }
+}
+
+function fromJsonSafe(value: unknown): StoreValue {
+  if (typeof value !== "object" || value === null) return value as StoreValue;
+  if (Array.isArray(value)) return value.map(fromJsonSafe);
+  const record = value as Record<string, unknown>;
+  const fields = Object.keys(record);
+  if (fields.length === 1 && fields[0] === BYTES_TAG && typeof record[BYTES_TAG] === "string") {
+    return base64ToBytes(record[BYTES_TAG]);
+  }
+  const out: Record<string, StoreValue> = {};
+  for (const field of fields) {
+    out[field.startsWith("$$") ? field.slice(1) : field] = fromJsonSafe(record[field]);
+  }
+  return out;
+}
+
+/**
+ * Checks and encodes a value for storage under `key`.
+ *
+ * @throws {TypeError} for `undefined`/`null` or a value that cannot be stored (function, symbol,
+ * bigint, cycle, class instance, non-finite number); the message names the key and the path.
+ * @throws {RangeError} when the encoded value exceeds {@linkcode MAX_VALUE_LENGTH}.
+ */
+export function encodeValue(key: string, value: unknown): string {
+  if (value === undefined || value === null) {
+    throw new TypeError(
+      `value for key ${JSON.stringify(key)} must not be ${value}; use del(key) to remove it`,
+    );
+  }
+  const text = JSON.stringify(toJsonSafe(key, value, [], new Set()));
+  if (text.length > MAX_VALUE_LENGTH) {
+    throw new RangeError(
+      `value for key ${
+        JSON.stringify(key)
+      } encodes to ${text.length} characters; the limit is ${MAX_VALUE_LENGTH}`,
+    );
+  }
+  return text;
+}
+
+/**
+ * Decodes a value written by {@linkcode encodeValue}.
+ *
+ * @throws {TypeError} if `text` was not written by `encodeValue` (the backend holds foreign data).
+ */
+export function decodeValue(text: string): StoreValue {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new TypeError(
+      `stored value is not in this library's encoding: ${JSON.stringify(text.slice(0, 40))}`,
+      { cause: error },
+    );
+  }
+  return fromJsonSafe(parsed);
+}
+
+/** Converts a value to the JSON-safe form of {@linkcode encodeValue} without stringifying it. */
+export function toTaggedJson(value: unknown): unknown {
+  return toJsonSafe("(message)", value, [], new Set());
+}
+
+/** Reverses {@linkcode toTaggedJson}. */
+export function fromTaggedJson(value: unknown): unknown {
+  return fromJsonSafe(value);
+}
