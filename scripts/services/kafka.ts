@@ -44,6 +44,8 @@ const JVM_FLAGS: readonly string[] = [
   "-Xmx512m",
   "-XX:+UseSerialGC",
   "-Djava.awt.headless=true",
+  // Keep log4j2 running until the broker's own shutdown hook has logged its last lines.
+  "-Dlog4j2.shutdownHookEnabled=false",
 ];
 
 /** Fetches (once) the broker's runtime jars and returns where they are. */
