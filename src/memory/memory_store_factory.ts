@@ -85,9 +85,9 @@ export class MemoryStoreFactory extends BaseStoreFactory {
     super(eventStore);
   }
 
-  /** Number of sessions that hold at least one key (for diagnostics and tests). */
-  get sessionCount(): number {
-    return this.#sessions.size;
+  /** Number of keys the backend holds for a session, bypassing the store (diagnostics, tests). */
+  sessionEntryCount(sessionId: string): number {
+    return this.#sessions.get(sessionId)?.size ?? 0;
   }
 
   /** @inheritdoc */
