@@ -133,6 +133,8 @@ export abstract class BaseEventStore implements EventStore {
   #closed: Promise<void> | undefined;
 
   /**
+   * Sets up the shared state; a backend calls it with its transport.
+   *
    * @param transport the backend's byte-level I/O.
    * @param traits kind and delivery guarantee of the backend.
    * @param options options shared by every event store.

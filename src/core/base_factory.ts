@@ -22,7 +22,11 @@ export abstract class BaseStoreFactory implements StoreFactory {
   #initialized = false;
   #closed: Promise<void> | undefined;
 
-  /** @param eventStore the event store cluster events travel through. */
+  /**
+   * Pairs the storage backend with an event store.
+   *
+   * @param eventStore the event store cluster events travel through.
+   */
   protected constructor(eventStore: EventStore) {
     if (typeof eventStore?.publish !== "function" || typeof eventStore.subscribe !== "function") {
       throw new TypeError(

@@ -26,7 +26,11 @@ export class StoreDestroyedError extends Error {
   /** The session whose store was destroyed. */
   readonly sessionId: string;
 
-  /** @param sessionId the session whose store was destroyed. */
+  /**
+   * Creates the error for a store that was destroyed.
+   *
+   * @param sessionId the session whose store was destroyed.
+   */
   constructor(sessionId: string, options?: ErrorOptions) {
     super(
       `the store of session ${JSON.stringify(sessionId)} was destroyed; ` +
@@ -44,6 +48,8 @@ export class EventStoreClosedError extends Error {
   readonly nodeId: string;
 
   /**
+   * Creates the error for an operation attempted after `shutdown()`.
+   *
    * @param nodeId node id of the closed event store.
    * @param operation what the caller tried to do, e.g. `publish(JOIN)`.
    */
@@ -63,6 +69,8 @@ export class MessageValidationError extends TypeError {
   readonly field: string;
 
   /**
+   * Creates the error for one offending field.
+   *
    * @param field dotted path of the offending field.
    * @param problem what is wrong with it, including the value received.
    */
@@ -87,6 +95,8 @@ export class BackendError extends Error {
   readonly backend: string;
 
   /**
+   * Creates the error for an operation a backend refused or could not carry out.
+   *
    * @param backend which backend failed.
    * @param message what could not be done and why.
    */

@@ -4,9 +4,10 @@
  * The message set is closed for validation — a decoded message whose `type` is not registered is
  * rejected — but open to extension: {@linkcode registerMessageType} adds a type with its
  * validator, exactly as the seven built-in types are added. To give a new type a static shape,
- * augment {@linkcode EventPayloadMap}:
+ * augment {@linkcode EventPayloadMap} (at the top level of a module; `tests/core/messages_test.ts`
+ * runs this very pattern):
  *
- * ```ts
+ * ```ts ignore
  * import { expectString, registerMessageType } from "@socketio4ts/stores";
  *
  * declare module "@socketio4ts/stores" {

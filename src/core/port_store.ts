@@ -41,7 +41,9 @@ export class PortStore implements Store {
   #destroyed: Promise<void> | undefined;
 
   /**
-   * @param sessionId an already validated session id.
+   * Creates the store of one session over its backend container.
+   *
+   * @param sessionId the session id (validated here too).
    * @param port the backend container holding this session's keys.
    * @param onDestroyed called once after `destroy()` removed the data.
    */
@@ -122,6 +124,8 @@ export class PortSharedMap<V extends StoreValue = StoreValue> implements SharedM
   readonly #port: HashPort;
 
   /**
+   * Creates a shared map over its backend container.
+   *
    * @param name the map's name.
    * @param port the backend container holding the map.
    */

@@ -45,7 +45,11 @@ export class MemoryBus {
   readonly retain: number;
   readonly #channels = new Map<string, Channel>();
 
-  /** @param options retention of the per-channel log. */
+  /**
+   * Creates an empty bus.
+   *
+   * @param options retention of the per-channel log.
+   */
   constructor(options: MemoryBusOptions = {}) {
     const retain = options.retain ?? 1000;
     if (!Number.isSafeInteger(retain) || retain < 0) {

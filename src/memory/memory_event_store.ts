@@ -86,7 +86,11 @@ export class MemoryEventStore extends BaseEventStore {
   /** The bus this store publishes on. */
   readonly bus: MemoryBus;
 
-  /** @param options bus, node id, mode, prefix, codec and error hook. */
+  /**
+   * Creates a node on `options.bus` (or on a private bus).
+   *
+   * @param options bus, node id, mode, prefix, codec and error hook.
+   */
   constructor(options: MemoryEventStoreOptions = {}) {
     const bus = options.bus ?? new MemoryBus();
     super(new MemoryTransport(bus, resolvePrefix(options)), {

@@ -80,7 +80,11 @@ export class MemoryStoreFactory extends BaseStoreFactory {
   readonly #sessions = new Map<string, Map<string, string>>();
   readonly #maps = new Map<string, Map<string, string>>();
 
-  /** @param eventStore the event store to pair with; a private {@linkcode MemoryEventStore} by default. */
+  /**
+   * Creates memory storage paired with `eventStore`.
+   *
+   * @param eventStore the event store to pair with; a private {@linkcode MemoryEventStore} by default.
+   */
   constructor(eventStore: EventStore = new MemoryEventStore()) {
     super(eventStore);
   }
@@ -90,12 +94,12 @@ export class MemoryStoreFactory extends BaseStoreFactory {
     return this.#sessions.get(sessionId)?.size ?? 0;
   }
 
-  /** @inheritdoc */
+  /** A `Map` holding the keys of one session. */
   protected sessionPort(sessionId: string): HashPort {
     return new MapPort(this.#sessions, sessionId);
   }
 
-  /** @inheritdoc */
+  /** A `Map` holding one shared map. */
   protected mapPort(name: string): HashPort {
     return new MapPort(this.#maps, name);
   }
