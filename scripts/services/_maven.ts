@@ -94,6 +94,15 @@ async function readText(path: string): Promise<string | undefined> {
   }
 }
 
+async function hasJars(dir: string): Promise<boolean> {
+  try {
+    for await (const entry of Deno.readDir(dir)) if (entry.name.endsWith(".jar")) return true;
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return false;
+}
+
 /**
  * Makes sure the runtime jars of `artifacts` are in the cache and returns where they are.
  *
@@ -109,7 +118,7 @@ export async function ensureJars(
   const libDir = `${dir}/lib`;
   const classpath = `${libDir}/*`;
   const wanted = JSON.stringify(artifacts.map((a) => `${a.groupId}:${a.artifactId}:${a.version}`));
-  if ((await readText(`${dir}/${MARKER}`)) === wanted) {
+  if ((await readText(`${dir}/${MARKER}`)) === wanted && await hasJars(libDir)) {
     return { dir, libDir, classpath, downloaded: false, seconds: 0 };
   }
   await Deno.mkdir(dir, { recursive: true });
