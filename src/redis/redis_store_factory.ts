@@ -1,0 +1,175 @@
+/**
+ * Redis storage: {@linkcode RedisStoreFactory} keeps each session in one Redis hash and each
+ * shared map in another, through a command port (TCP or REST).
+ *
+ * @module
+ */
+
+import {
+  assertPrefix,
+  BaseStoreFactory,
+  DEFAULT_PREFIX,
+  type EventStore,
+  type HashPort,
+} from "../core/mod.ts";
+import {
+  type RedisCommandPort,
+  type RedisTransportKind,
+  replyArray,
+  replyNumber,
+  replyString,
+} from "./command_port.ts";
+import { mapKey, sessionKey } from "./keys.ts";
+import { portFor, type RedisClientInput, type RedisPortOptions } from "./ports.ts";
+import { RedisPubSubEventStore } from "./pubsub_event_store.ts";
+import { RedisStreamEventStore } from "./stream_event_store.ts";
+
+/** A {@linkcode HashPort} over one Redis hash. */
+export class RedisHashPort implements HashPort {
+  readonly #port: RedisCommandPort;
+  /** The Redis key of the hash. */
+  readonly key: string;
+
+  /**
+   * @param port where commands go.
+   * @param key the Redis key of the hash.
+   */
+  constructor(port: RedisCommandPort, key: string) {
+    this.#port = port;
+    this.key = key;
+  }
+
+  /** @inheritdoc */
+  async get(field: string): Promise<string | undefined> {
+    return replyString(await this.#port.send(["HGET", this.key, field]));
+  }
+
+  /** @inheritdoc */
+  async set(field: string, value: string): Promise<void> {
+    await this.#port.send(["HSET", this.key, field, value]);
+  }
+
+  /** @inheritdoc */
+  async has(field: string): Promise<boolean> {
+    return replyNumber(await this.#port.send(["HEXISTS", this.key, field])) === 1;
+  }
+
+  /** @inheritdoc */
+  async delete(field: string): Promise<boolean> {
+    return replyNumber(await this.#port.send(["HDEL", this.key, field])) > 0;
+  }
+
+  /** @inheritdoc */
+  async clear(): Promise<void> {
+    await this.#port.send(["DEL", this.key]);
+  }
+
+  /** @inheritdoc */
+  async size(): Promise<number> {
+    return replyNumber(await this.#port.send(["HLEN", this.key]));
+  }
+
+  /** @inheritdoc */
+  async keys(): Promise<string[]> {
+    return replyArray(await this.#port.send(["HKEYS", this.key])).map((field) =>
+      replyString(field) ?? ""
+    );
+  }
+
+  /** @inheritdoc */
+  async entries(): Promise<[string, string][]> {
+    const flat = replyArray(await this.#port.send(["HGETALL", this.key]));
+    const out: [string, string][] = [];
+    for (let index = 0; index + 1 < flat.length; index += 2) {
+      out.push([replyString(flat[index]!) ?? "", replyString(flat[index + 1]!) ?? ""]);
+    }
+    return out;
+  }
+}
+
+/** Options of {@linkcode RedisStoreFactory}. */
+export interface RedisStoreFactoryOptions extends RedisPortOptions {
+  /**
+   * The client: a node-redis client (`createClient()` of the `redis` package, TCP), an
+   * `@upstash/redis` client (REST), or a {@linkcode RedisCommandPort}. The factory never closes
+   * it; an unopened node-redis client is connected at first use.
+   */
+  readonly client: RedisClientInput;
+  /** Prefix of every key (`<prefix>:session:<id>`, `<prefix>:map:<name>`); `socketio4ts` by default. */
+  readonly prefix?: string;
+  /**
+   * The event store to pair with. By default a {@linkcode RedisPubSubEventStore} over a TCP
+   * client, a {@linkcode RedisStreamEventStore} (polling) over a REST client, on the same client
+   * and prefix; a default store is shut down with the factory.
+   */
+  readonly eventStore?: EventStore;
+}
+
+/**
+ * Redis storage paired with any event store: one hash per session
+ * (`<prefix>:session:<sessionId>`), one hash per shared map (`<prefix>:map:<name>`), over TCP or
+ * REST with the same data layout, so a Node server and an edge function share sessions.
+ *
+ * @example
+ * ```ts ignore
+ * import { createClient } from "redis";
+ * import { RedisStoreFactory } from "@socketio4ts/stores/redis";
+ *
+ * const client = await createClient({ url: "redis://127.0.0.1:6379" }).connect();
+ * await using factory = new RedisStoreFactory({ client, prefix: "chat" });
+ * const store = factory.createStore("session-1");
+ * await store.set("user", { name: "Ada" });
+ * console.log(await store.get("user"));
+ * await factory.onDisconnect("session-1");
+ * client.destroy();
+ * ```
+ */
+export class RedisStoreFactory extends BaseStoreFactory {
+  /** Prefix of every key. */
+  readonly prefix: string;
+  /** `tcp` or `rest`. */
+  readonly transport: RedisTransportKind;
+  readonly #port: RedisCommandPort;
+  readonly #ownsPort: boolean;
+
+  /** @param options client, prefix and event store. */
+  constructor(options: RedisStoreFactoryOptions) {
+    const prefix = options?.prefix ?? DEFAULT_PREFIX;
+    assertPrefix(prefix);
+    const port = portFor(options?.client, options);
+    const eventStore = options.eventStore ??
+      (port.transport === "tcp" && port.dedicated
+        ? new RedisPubSubEventStore({ client: port, prefix })
+        : new RedisStreamEventStore({ client: port, prefix }));
+    super(eventStore);
+    this.prefix = prefix;
+    this.transport = port.transport;
+    this.#port = port;
+    this.#ownsPort = port !== options.client;
+  }
+
+  /** The Redis key of the hash holding a session's keys. */
+  sessionKey(sessionId: string): string {
+    return sessionKey(this.prefix, sessionId);
+  }
+
+  /** The Redis key of the hash holding a shared map. */
+  mapKey(name: string): string {
+    return mapKey(this.prefix, name);
+  }
+
+  /** @inheritdoc */
+  protected sessionPort(sessionId: string): HashPort {
+    return new RedisHashPort(this.#port, this.sessionKey(sessionId));
+  }
+
+  /** @inheritdoc */
+  protected mapPort(name: string): HashPort {
+    return new RedisHashPort(this.#port, this.mapKey(name));
+  }
+
+  /** @inheritdoc */
+  protected override closeStorage(): Promise<void> {
+    return this.#ownsPort ? this.#port.close() : Promise.resolve();
+  }
+}

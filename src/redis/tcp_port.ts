@@ -1,0 +1,253 @@
+/**
+ * The TCP side of the command port: {@linkcode nodeRedisPort} over a client of the `redis` npm
+ * package (node-redis 5/6, RESP2 or RESP3) that the user created. This module imports nothing at
+ * run time: the client is duck-typed.
+ *
+ * @module
+ */
+
+import type { DedicatedConnection, RedisCommandPort, RedisReply } from "./command_port.ts";
+import { commandError, connectionError } from "./_errors.ts";
+
+/** node-redis command options this module uses. */
+export interface NodeRedisCommandOptions {
+  /** Cancels the command while it waits in the client's queue. */
+  readonly abortSignal?: AbortSignal;
+  /** How RESP types map to JavaScript values. */
+  readonly typeMapping?: Readonly<Record<number, unknown>>;
+}
+
+/**
+ * The part of a node-redis client (`createClient()` of the `redis` package) the TCP port uses.
+ * Any node-redis 5/6 client satisfies it.
+ */
+export interface NodeRedisClient {
+  /** Whether the socket is open (possibly reconnecting). */
+  readonly isOpen: boolean;
+  /** Whether the client is connected and ready. */
+  readonly isReady: boolean;
+  /** Sends a raw command. */
+  sendCommand(args: ReadonlyArray<string>, options?: NodeRedisCommandOptions): Promise<unknown>;
+  /** Opens the connection. */
+  connect(): Promise<unknown>;
+  /** A new client with the same options (the library's dedicated connections). */
+  duplicate(): NodeRedisClient;
+  /** Closes the connection at once. */
+  destroy(): void;
+  /** Registers an event listener (`error`). */
+  on(event: "error", listener: (error: Error) => void): unknown;
+  /** Subscribes to a channel (string messages). */
+  subscribe(
+    channel: string,
+    listener: (message: string, channel: string) => unknown,
+  ): Promise<void>;
+  /** Unsubscribes from a channel. */
+  unsubscribe(channel: string): Promise<void>;
+}
+
+/** Options of {@linkcode nodeRedisPort}. */
+export interface NodeRedisPortOptions {
+  /**
+   * How long a command may wait for its reply (queued while Redis is unreachable included) before
+   * it rejects with a `BackendError`; 10 000 ms by default. Blocking reads on dedicated
+   * connections are not limited.
+   */
+  readonly commandTimeoutMs?: number;
+}
+
+/** RESP3 map type code; mapped to a flat array so replies have the RESP2 shape. */
+const RESP3_MAP = 37;
+const FLAT_MAPS: NodeRedisCommandOptions = { typeMapping: { [RESP3_MAP]: Array } };
+
+/** Whether `value` looks like a node-redis client. */
+export function isNodeRedisClient(value: unknown): value is NodeRedisClient {
+  const candidate = value as Partial<NodeRedisClient> | null;
+  return typeof candidate === "object" && candidate !== null &&
+    typeof candidate.sendCommand === "function" && typeof candidate.duplicate === "function" &&
+    typeof candidate.connect === "function";
+}
+
+function normalize(reply: unknown): RedisReply {
+  if (reply === null || reply === undefined) return null;
+  if (typeof reply === "string" || typeof reply === "number") return reply;
+  if (Array.isArray(reply)) return reply.map(normalize);
+  if (typeof reply === "bigint" || typeof reply === "boolean") return Number(reply);
+  if (reply instanceof Uint8Array) return new TextDecoder().decode(reply);
+  if (reply instanceof Map) {
+    return [...reply].flatMap(([key, value]) => [normalize(key), normalize(value)]);
+  }
+  if (typeof reply === "object") {
+    return Object.entries(reply).flatMap(([key, value]) => [key, normalize(value)]);
+  }
+  return String(reply);
+}
+
+class NodeRedisConnection implements DedicatedConnection {
+  readonly #client: NodeRedisClient;
+  readonly #handlers = new Set<(error: Error) => void>();
+  #closed = false;
+
+  constructor(client: NodeRedisClient) {
+    this.#client = client;
+    client.on("error", (error) => {
+      if (this.#closed) return;
+      for (const handler of this.#handlers) handler(connectionError("dedicated connection", error));
+    });
+  }
+
+  async connect(): Promise<void> {
+    try {
+      await this.#client.connect();
+    } catch (error) {
+      await this.close();
+      throw connectionError("opening a dedicated Redis connection (client.duplicate())", error);
+    }
+  }
+
+  async send(args: readonly string[]): Promise<RedisReply> {
+    try {
+      return normalize(await this.#client.sendCommand(args, FLAT_MAPS));
+    } catch (error) {
+      throw commandError(args, error);
+    }
+  }
+
+  async subscribe(channel: string, listener: (message: string) => void): Promise<void> {
+    try {
+      await this.#client.subscribe(channel, (message) => listener(message));
+    } catch (error) {
+      throw commandError(["SUBSCRIBE", channel], error);
+    }
+  }
+
+  async unsubscribe(channel: string): Promise<void> {
+    try {
+      await this.#client.unsubscribe(channel);
+    } catch (error) {
+      throw commandError(["UNSUBSCRIBE", channel], error);
+    }
+  }
+
+  onError(handler: (error: Error) => void): void {
+    this.#handlers.add(handler);
+  }
+
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#handlers.clear();
+      try {
+        this.#client.destroy();
+      } catch {
+        // never connected, or already closed
+      }
+    }
+    // Let the socket's close settle before callers check for leaks.
+    return new Promise((resolve) => setTimeout(resolve, 0));
+  }
+}
+
+class NodeRedisPort implements RedisCommandPort {
+  readonly transport = "tcp" as const;
+  readonly #client: NodeRedisClient;
+  readonly #timeoutMs: number;
+  readonly #dedicated = new Set<NodeRedisConnection>();
+  #connecting: Promise<void> | undefined;
+
+  constructor(client: NodeRedisClient, options: NodeRedisPortOptions) {
+    const timeoutMs = options.commandTimeoutMs ?? 10_000;
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+      throw new RangeError(`commandTimeoutMs must be a positive number, received ${timeoutMs}`);
+    }
+    this.#client = client;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /** Connects a client that was passed in unopened, once; the user still owns it. */
+  #ready(): Promise<void> | undefined {
+    if (this.#connecting) return this.#connecting;
+    if (this.#client.isOpen) return undefined;
+    this.#connecting = this.#client.connect().then(
+      () => {},
+      (error) => {
+        throw connectionError("connecting the Redis client", error);
+      },
+    );
+    return this.#connecting;
+  }
+
+  async send(args: readonly string[]): Promise<RedisReply> {
+    const connecting = this.#ready();
+    if (connecting) await connecting;
+    const controller = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        reject(
+          new Error(
+            `no reply within ${this.#timeoutMs} ms (commandTimeoutMs); Redis may be unreachable`,
+          ),
+        );
+      }, this.#timeoutMs);
+    });
+    try {
+      const reply = await Promise.race([
+        this.#client.sendCommand(args, { ...FLAT_MAPS, abortSignal: controller.signal }),
+        timeout,
+      ]);
+      return normalize(reply);
+    } catch (error) {
+      throw commandError(args, error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async dedicated(): Promise<DedicatedConnection> {
+    const connecting = this.#ready();
+    if (connecting) await connecting;
+    let duplicate: NodeRedisClient;
+    try {
+      duplicate = this.#client.duplicate();
+    } catch (error) {
+      throw connectionError("duplicating the Redis client", error);
+    }
+    const connection = new NodeRedisConnection(duplicate);
+    this.#dedicated.add(connection);
+    try {
+      await connection.connect();
+    } catch (error) {
+      this.#dedicated.delete(connection);
+      throw error;
+    }
+    const close = connection.close.bind(connection);
+    connection.close = () => {
+      this.#dedicated.delete(connection);
+      return close();
+    };
+    return connection;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#dedicated].map((connection) => connection.close()));
+  }
+}
+
+/**
+ * A command port over a node-redis client you created (`createClient()` of the `redis` npm
+ * package). An unopened client is connected at first use; the port never closes it. Blocking
+ * reads and subscriptions run on connections of their own (`client.duplicate()`), which the
+ * port closes.
+ */
+export function nodeRedisPort(
+  client: NodeRedisClient,
+  options: NodeRedisPortOptions = {},
+): RedisCommandPort {
+  if (!isNodeRedisClient(client)) {
+    throw new TypeError(
+      "nodeRedisPort expects a client of the `redis` npm package (createClient())",
+    );
+  }
+  return new NodeRedisPort(client, options);
+}

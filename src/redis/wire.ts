@@ -1,0 +1,30 @@
+/**
+ * The one wire form of event records on Redis, shared by both transports: the codec's bytes as
+ * standard base64 text. Redis over REST carries text only (the REST client decodes replies as
+ * UTF-8, and Pub/Sub over server-sent events is line-based), so bytes are never written raw;
+ * a record published over TCP reads back identically over REST and the other way round.
+ *
+ * @module
+ */
+
+import { base64ToBytes, bytesToBase64 } from "../core/mod.ts";
+
+/** Stream entry field that holds the record. */
+export const RECORD_FIELD = "d";
+
+/** Encodes a record for the wire. */
+export function toWire(bytes: Uint8Array): string {
+  return bytesToBase64(bytes);
+}
+
+/**
+ * Decodes a record from the wire. Text that is not base64 (written by someone else) is passed on
+ * as its UTF-8 bytes, so the event store reports it as an undecodable record instead of failing.
+ */
+export function fromWire(text: string): Uint8Array {
+  try {
+    return base64ToBytes(text);
+  } catch {
+    return new TextEncoder().encode(text);
+  }
+}
