@@ -3,9 +3,9 @@
  * @upstash/redis on the harness fixture) and each event store.
  */
 
-import { type StoreFactory } from "../../mod.ts";
+import type { StoreFactory } from "../../mod.ts";
 import { MemoryBus, MemoryEventStore, MemoryStoreFactory } from "../../mod.ts";
-import { RedisStoreFactory } from "../../src/redis/mod.ts";
+import type { RedisStoreFactory } from "../../src/redis/mod.ts";
 import { eventStoreSuite } from "../conformance/event_store_suite.ts";
 import { pairingSuite } from "../conformance/pairing_suite.ts";
 import { sharedMapSuite } from "../conformance/shared_map_suite.ts";
