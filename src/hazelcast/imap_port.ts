@@ -1,0 +1,112 @@
+/**
+ * The {@linkcode HashPort} over one Hazelcast `IMap<string, string>`: what
+ * {@linkcode HazelcastStoreFactory} gives the core for a session or a shared map.
+ *
+ * @module
+ */
+
+import type { IMap } from "hazelcast-client";
+import { BackendError, type HashPort } from "../core/mod.ts";
+import type { ClientHandle } from "./client.ts";
+
+/** Per-entry expiry applied on every write (milliseconds; `undefined` = none). */
+export interface EntryExpiry {
+  /** Time to live of each entry since its last write. */
+  readonly ttlMs: number | undefined;
+  /** Time an entry may go unread and unwritten before it expires. */
+  readonly maxIdleMs: number | undefined;
+}
+
+/** How the container is removed by `clear()`. */
+export type ClearMode = "destroy" | "clear";
+
+/** {@linkcode HashPort} over the IMap called `mapName`. */
+export class IMapPort implements HashPort {
+  readonly #handle: ClientHandle;
+  readonly #mapName: string;
+  readonly #expiry: EntryExpiry;
+  readonly #clearMode: ClearMode;
+  #map: Promise<IMap<string, string>> | undefined;
+
+  /**
+   * @param handle the client.
+   * @param mapName the IMap's name.
+   * @param expiry per-entry TTL / max idle applied to writes.
+   * @param clearMode `destroy` drops the whole distributed object (sessions); `clear` empties it
+   * (shared maps, which other nodes keep using).
+   */
+  constructor(handle: ClientHandle, mapName: string, expiry: EntryExpiry, clearMode: ClearMode) {
+    this.#handle = handle;
+    this.#mapName = mapName;
+    this.#expiry = expiry;
+    this.#clearMode = clearMode;
+  }
+
+  /** The IMap's name. */
+  get mapName(): string {
+    return this.#mapName;
+  }
+
+  #imap(): Promise<IMap<string, string>> {
+    if (!this.#map) {
+      const map = this.#handle.get().then((client) => client.getMap<string, string>(this.#mapName));
+      this.#map = map;
+      map.catch(() => {
+        if (this.#map === map) this.#map = undefined;
+      });
+    }
+    return this.#map;
+  }
+
+  async #call<T>(what: string, operation: (map: IMap<string, string>) => Promise<T>): Promise<T> {
+    try {
+      return await operation(await this.#imap());
+    } catch (error) {
+      if (error instanceof BackendError) throw error;
+      throw new BackendError(
+        "hazelcast",
+        `${what} on map ${JSON.stringify(this.#mapName)} failed`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+
+  get(field: string): Promise<string | undefined> {
+    return this.#call("get", async (map) => (await map.get(field)) ?? undefined);
+  }
+
+  set(field: string, value: string): Promise<void> {
+    const { ttlMs, maxIdleMs } = this.#expiry;
+    return this.#call("set", (map) => map.set(field, value, ttlMs, maxIdleMs));
+  }
+
+  has(field: string): Promise<boolean> {
+    return this.#call("containsKey", (map) => map.containsKey(field));
+  }
+
+  delete(field: string): Promise<boolean> {
+    return this.#call("remove", async (map) => ((await map.remove(field)) ?? null) !== null);
+  }
+
+  clear(): Promise<void> {
+    if (this.#clearMode === "clear") return this.#call("clear", (map) => map.clear());
+    return this.#call("destroy", async (map) => {
+      await map.destroy();
+      this.#map = undefined;
+    });
+  }
+
+  size(): Promise<number> {
+    return this.#call("size", (map) => map.size());
+  }
+
+  keys(): Promise<string[]> {
+    return this.#call("keySet", (map) => map.keySet());
+  }
+
+  entries(): Promise<[string, string][]> {
+    return this.#call("entrySet", (map) => map.entrySet());
+  }
+}

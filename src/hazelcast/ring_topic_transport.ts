@@ -1,0 +1,335 @@
+/**
+ * The byte-level transport of {@linkcode HazelcastReliableTopicEventStore}: one reliable topic per
+ * logical channel (`<prefix>.<channel>`), written and read through the ring buffer that stores it
+ * (`_hz_rb_<prefix>.<channel>`), so every message has its ring-buffer sequence as offset.
+ *
+ * @module
+ */
+
+import {
+  ClientNotActiveError,
+  OperationTimeoutError,
+  OverflowPolicy,
+  StaleSequenceError,
+} from "hazelcast-client";
+import type { Ringbuffer } from "hazelcast-client";
+import {
+  BackendError,
+  type ChannelSink,
+  type EventTransport,
+  type PublishResult,
+} from "../core/mod.ts";
+import type { ClientHandle, HazelcastClient } from "./client.ts";
+import { bytesOfItem, ringbufferNameOf, TopicMessageItem } from "./topic_message.ts";
+
+/** What the publisher does when the ring buffer is full (only possible with a ring TTL). */
+export type TopicOverloadPolicyName = "BLOCK" | "ERROR" | "DISCARD_OLDEST";
+
+/** Settings of the transport, resolved by the event store. */
+export interface RingTopicSettings {
+  /** At-least-once with offsets (`true`), or the fire-and-forget configuration (`false`). */
+  readonly reliable: boolean;
+  /** Overload policy of publishes. */
+  readonly overloadPolicy: TopicOverloadPolicyName;
+  /** Largest number of items fetched by one read. */
+  readonly readBatchSize: number;
+  /** How long a `BLOCK` publish keeps retrying a full ring buffer before it rejects. */
+  readonly blockTimeoutMs: number;
+  /** First delay before a failed read is retried; doubles up to 2 s. */
+  readonly retryDelayMs: number;
+}
+
+const MAX_RETRY_DELAY_MS = 2_000;
+const OFFSET_PATTERN = /^(?:-1|0|[1-9]\d{0,17})$/;
+
+type Ring = Ringbuffer<unknown>;
+
+/** A cancellable pause. */
+class Pause {
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #wake: (() => void) | undefined;
+
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.#wake = resolve;
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        resolve();
+      }, ms);
+    });
+  }
+
+  cancel(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#wake?.();
+  }
+}
+
+/** Reads one channel's ring buffer from a sequence on, for as long as it is not cancelled. */
+class RingReader {
+  #next: number;
+  #cancelled = false;
+  #skipToTail = false;
+  readonly #pause = new Pause();
+  readonly done: Promise<void>;
+
+  constructor(
+    readonly topic: string,
+    readonly ring: Ring,
+    readonly sink: ChannelSink,
+    start: number,
+    readonly settings: RingTopicSettings,
+    readonly bigEndian: boolean,
+    readonly closing: () => boolean,
+  ) {
+    this.#next = start;
+    this.done = this.#run();
+  }
+
+  cancel(): void {
+    this.#cancelled = true;
+    this.#pause.cancel();
+  }
+
+  #lost(count: number, from: number): void {
+    this.sink.error(
+      new BackendError(
+        "hazelcast",
+        `${count} message(s) of topic ${this.topic} from sequence ${from} were overwritten ` +
+          "in the ring buffer before this node read them (ring capacity too small for the lag)",
+      ),
+    );
+  }
+
+  async #run(): Promise<void> {
+    let delay = this.settings.retryDelayMs;
+    while (!this.#cancelled) {
+      let result;
+      try {
+        if (this.#skipToTail) {
+          // At-most-once, as a plain topic: after an outage, carry on with new messages only.
+          this.#next = (await this.ring.tailSequence()).toNumber() + 1;
+          this.#skipToTail = false;
+        }
+        result = await this.ring.readMany(this.#next, 1, this.settings.readBatchSize);
+      } catch (error) {
+        if (this.#cancelled) return;
+        if (error instanceof OperationTimeoutError) continue;
+        if (error instanceof ClientNotActiveError) {
+          if (!this.closing()) {
+            this.sink.error(
+              new BackendError(
+                "hazelcast",
+                `the client was shut down; subscription to topic ${this.topic} ended`,
+                { cause: error },
+              ),
+            );
+          }
+          return;
+        }
+        if (error instanceof StaleSequenceError) {
+          const head = await this.ring.headSequence().then((long) => long.toNumber(), () => NaN);
+          if (Number.isFinite(head) && head > this.#next) {
+            this.#lost(head - this.#next, this.#next);
+            this.#next = head;
+            continue;
+          }
+        }
+        this.sink.error(
+          new BackendError(
+            "hazelcast",
+            `reading topic ${this.topic} at sequence ${this.#next} failed; retrying in ${delay} ms`,
+            { cause: error },
+          ),
+        );
+        await this.#pause.sleep(delay);
+        delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
+        if (!this.settings.reliable) this.#skipToTail = true;
+        continue;
+      }
+      delay = this.settings.retryDelayMs;
+      if (this.#cancelled) return;
+      const size = result.size();
+      if (size > 0) {
+        const first = result.getSequence(0).toNumber();
+        if (first > this.#next) this.#lost(first - this.#next, this.#next);
+      }
+      for (let index = 0; index < size && !this.#cancelled; index++) {
+        const sequence = result.getSequence(index).toString();
+        let bytes: Uint8Array;
+        try {
+          bytes = bytesOfItem(result.get(index), this.bigEndian);
+        } catch (error) {
+          this.sink.error(
+            new BackendError(
+              "hazelcast",
+              `item ${sequence} of topic ${this.topic} skipped: ${(error as Error).message}`,
+              { cause: error },
+            ),
+          );
+          continue;
+        }
+        if (this.settings.reliable) this.sink.record(bytes, sequence);
+        else this.sink.record(bytes);
+      }
+      const next = result.getNextSequenceToReadFrom().toNumber();
+      if (next > this.#next) this.#next = next;
+      else if (size > 0) this.#next = result.getSequence(size - 1).toNumber() + 1;
+    }
+  }
+}
+
+/** {@linkcode EventTransport} over reliable topics' ring buffers. */
+export class RingTopicTransport implements EventTransport {
+  readonly #handle: ClientHandle;
+  readonly #prefix: string;
+  readonly #settings: RingTopicSettings;
+  readonly #rings = new Map<string, Promise<Ring>>();
+  readonly #readers = new Map<string, RingReader>();
+  #closing = false;
+
+  constructor(handle: ClientHandle, prefix: string, settings: RingTopicSettings) {
+    this.#handle = handle;
+    this.#prefix = prefix;
+    this.#settings = settings;
+  }
+
+  /** Name of the reliable topic of a logical channel. */
+  topicName(channel: string): string {
+    return `${this.#prefix}.${channel}`;
+  }
+
+  #ring(channel: string): Promise<Ring> {
+    let ring = this.#rings.get(channel);
+    if (!ring) {
+      const topic = this.topicName(channel);
+      ring = this.#handle.get().then(async (client: HazelcastClient) => {
+        // Creating the reliable topic registers it (and its ring buffer) in the cluster, so it is
+        // listed, configured and destroyed like any reliable topic.
+        await client.getReliableTopic(topic);
+        return client.getRingbuffer<unknown>(ringbufferNameOf(topic));
+      });
+      this.#rings.set(channel, ring);
+      ring.catch(() => {
+        if (this.#rings.get(channel) === ring) this.#rings.delete(channel);
+      });
+    }
+    return ring;
+  }
+
+  async #bigEndian(): Promise<boolean> {
+    const client = await this.#handle.get();
+    return client.getConfig().serialization?.isBigEndian !== false;
+  }
+
+  async #addBlocking(topic: string, ring: Ring, item: TopicMessageItem): Promise<number> {
+    const policy = this.#settings.overloadPolicy;
+    if (policy === "DISCARD_OLDEST") {
+      return (await ring.add(item, OverflowPolicy.OVERWRITE)).toNumber();
+    }
+    const deadline = Date.now() + this.#settings.blockTimeoutMs;
+    let delay = 10;
+    const pause = new Pause();
+    for (;;) {
+      const sequence = (await ring.add(item, OverflowPolicy.FAIL)).toNumber();
+      if (sequence !== -1) return sequence;
+      if (policy === "ERROR" || Date.now() >= deadline) {
+        throw new BackendError(
+          "hazelcast",
+          `the ring buffer of topic ${topic} is full (overload policy ${policy}` +
+            (policy === "BLOCK" ? `, waited ${this.#settings.blockTimeoutMs} ms` : "") +
+            "); nothing was published",
+        );
+      }
+      await pause.sleep(Math.min(delay, Math.max(1, deadline - Date.now())));
+      delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
+    }
+  }
+
+  async send(channel: string, bytes: Uint8Array): Promise<PublishResult> {
+    const topic = this.topicName(channel);
+    let ring: Ring;
+    try {
+      ring = await this.#ring(channel);
+    } catch (error) {
+      if (error instanceof BackendError) throw error;
+      throw new BackendError("hazelcast", `cannot publish on topic ${topic}`, { cause: error });
+    }
+    const item = new TopicMessageItem(bytes);
+    try {
+      const sequence = await this.#addBlocking(topic, ring, item);
+      return this.#settings.reliable ? { offset: String(sequence) } : {};
+    } catch (error) {
+      if (error instanceof BackendError) throw error;
+      throw new BackendError("hazelcast", `publish on topic ${topic} failed`, { cause: error });
+    }
+  }
+  async open(channel: string, sink: ChannelSink, fromOffset?: string): Promise<void> {
+    let after: number | undefined;
+    if (fromOffset !== undefined) {
+      if (!OFFSET_PATTERN.test(fromOffset)) {
+        throw new TypeError(
+          `fromOffset of a Hazelcast reliable topic is a ring-buffer sequence (an integer >= -1), received ${
+            JSON.stringify(fromOffset)
+          }`,
+        );
+      }
+      after = Number(fromOffset);
+    }
+    const topic = this.topicName(channel);
+    let ring: Ring;
+    let start: number;
+    let bigEndian: boolean;
+    let head = 0;
+    try {
+      ring = await this.#ring(channel);
+      bigEndian = await this.#bigEndian();
+      const tail = (await ring.tailSequence()).toNumber();
+      if (after === undefined) {
+        start = tail + 1;
+      } else {
+        if (after > tail) {
+          throw new RangeError(
+            `fromOffset ${after} is beyond the last sequence of topic ${topic} (${tail})`,
+          );
+        }
+        head = (await ring.headSequence()).toNumber();
+        start = after + 1;
+      }
+    } catch (error) {
+      if (error instanceof RangeError || error instanceof BackendError) throw error;
+      throw new BackendError("hazelcast", `cannot subscribe to topic ${topic}`, { cause: error });
+    }
+    if (start < head) {
+      sink.error(
+        new BackendError(
+          "hazelcast",
+          `resuming topic ${topic} after ${after}: sequences ${start}..${
+            head - 1
+          } were already overwritten; delivering from ${head}`,
+        ),
+      );
+      start = head;
+    }
+    this.#readers.get(channel)?.cancel();
+    this.#readers.set(
+      channel,
+      new RingReader(topic, ring, sink, start, this.#settings, bigEndian, () => this.#closing),
+    );
+  }
+
+  close(channel: string): Promise<void> {
+    const reader = this.#readers.get(channel);
+    this.#readers.delete(channel);
+    reader?.cancel();
+    return Promise.resolve();
+  }
+
+  async shutdown(): Promise<void> {
+    this.#closing = true;
+    for (const reader of this.#readers.values()) reader.cancel();
+    this.#readers.clear();
+    await this.#handle.release();
+  }
+}
