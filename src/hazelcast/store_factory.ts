@@ -38,26 +38,30 @@ export interface HazelcastStoreFactoryOptions extends HazelcastConnectionOptions
     "client" | "clientConfig"
   >;
   /**
-   * Time to live of each session entry since its last write, in milliseconds (IMap per-entry
-   * TTL). A session whose node crashed before `destroy()` then empties itself. Off by default.
+   * Time to live of each session entry since its last write, in whole seconds (IMap per-entry
+   * TTL; the member counts in seconds). A session whose node crashed before `destroy()` then
+   * empties itself. Off by default.
    */
-  readonly sessionTtlMs?: number;
+  readonly sessionTtlSeconds?: number;
   /**
-   * Time a session entry may go unread and unwritten before it expires, in milliseconds (IMap
+   * Time a session entry may go unread and unwritten before it expires, in whole seconds (IMap
    * per-entry max idle): live sessions keep their data, abandoned ones empty themselves. Off by
    * default.
    */
-  readonly sessionMaxIdleMs?: number;
+  readonly sessionMaxIdleSeconds?: number;
 }
 
-function optionalMs(name: string, value: unknown): number | undefined {
+/** Seconds as the milliseconds `hazelcast-client` takes (the member keeps whole seconds). */
+function optionalSeconds(name: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
   if (!Number.isSafeInteger(value) || (value as number) < 1) {
     throw new RangeError(
-      `${name} must be a whole number of milliseconds >= 1, received ${describeValue(value)}`,
+      `${name} must be a whole number of seconds >= 1 (the member counts expiry in seconds), received ${
+        describeValue(value)
+      }`,
     );
   }
-  return value as number;
+  return (value as number) * 1000;
 }
 
 /**
@@ -72,7 +76,7 @@ function optionalMs(name: string, value: unknown): number | undefined {
  *
  * Data survives the loss of a member when the maps have backups (`<backup-count>` ≥ 1 in the
  * member's map config, the default). A node that crashes before `destroy()` leaves its session
- * maps behind unless `sessionTtlMs` / `sessionMaxIdleMs` is set (or the members' config gives
+ * maps behind unless `sessionTtlSeconds` / `sessionMaxIdleSeconds` is set (or the members' config gives
  * `<prefix>:session:*` maps a `time-to-live-seconds` / `max-idle-seconds`): then the entries
  * expire by themselves. An expired session's IMap is empty but still exists as a distributed
  * object (Hazelcast has no expiry of whole maps) — a few hundred bytes per session until someone
@@ -88,7 +92,7 @@ function optionalMs(name: string, value: unknown): number | undefined {
  *
  * await using factory = new HazelcastStoreFactory({
  *   clientConfig: { clusterName: "dev", network: { clusterMembers: ["127.0.0.1:5701"] } },
- *   sessionMaxIdleMs: 30 * 60_000,
+ *   sessionMaxIdleSeconds: 30 * 60,
  * });
  * await factory.connect();
  * const store = factory.createStore("session-1");
@@ -109,8 +113,8 @@ export class HazelcastStoreFactory extends BaseStoreFactory {
     const prefix = options.prefix ?? DEFAULT_PREFIX;
     assertPrefix(prefix);
     const expiry: EntryExpiry = {
-      ttlMs: optionalMs("sessionTtlMs", options.sessionTtlMs),
-      maxIdleMs: optionalMs("sessionMaxIdleMs", options.sessionMaxIdleMs),
+      ttlMs: optionalSeconds("sessionTtlSeconds", options.sessionTtlSeconds),
+      maxIdleMs: optionalSeconds("sessionMaxIdleSeconds", options.sessionMaxIdleSeconds),
     };
     const handle = new ClientHandle(options);
     const ownsEventStore = options.eventStore === undefined;
