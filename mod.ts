@@ -15,11 +15,12 @@
  * await using nodeA = new MemoryStoreFactory(new MemoryEventStore({ bus, nodeId: "a" }));
  * await using nodeB = new MemoryStoreFactory(new MemoryEventStore({ bus, nodeId: "b" }));
  *
- * const joined = Promise.withResolvers<string>();
+ * let report: (line: string) => void = () => {};
+ * const joined = new Promise<string>((resolve) => report = resolve);
  * await nodeB.init({
  *   connect() {},
  *   disconnect() {},
- *   join: (message) => joined.resolve(`${message.sessionId} joined on ${message.nodeId}`),
+ *   join: (message) => report(`${message.sessionId} joined on ${message.nodeId}`),
  *   leave() {},
  *   dispatch() {},
  * });
@@ -27,7 +28,7 @@
  * const session = nodeA.createStore("session-1");
  * await session.set("name", "Ada");
  * await nodeA.eventStore().publish("JOIN", { sessionId: "session-1", namespace: "/", room: "lobby" });
- * console.log(await joined.promise); // session-1 joined on a
+ * console.log(await joined); // session-1 joined on a
  * ```
  *
  * @module

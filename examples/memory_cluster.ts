@@ -19,7 +19,8 @@ const bus = new MemoryBus();
 await using nodeA = new MemoryStoreFactory(new MemoryEventStore({ bus, nodeId: "node-a" }));
 await using nodeB = new MemoryStoreFactory(new MemoryEventStore({ bus, nodeId: "node-b" }));
 
-const seenByB = Promise.withResolvers<void>();
+let dispatched: () => void = () => {};
+const seenByB = new Promise<void>((resolve) => dispatched = resolve);
 const routed: string[] = [];
 const hostB: ClusterHost = {
   connect: (message) => void routed.push(`connect ${message.sessionId}`),
@@ -35,7 +36,7 @@ const hostB: ClusterHost = {
         JSON.stringify(message.packet)
       } (from ${message.nodeId})`,
     );
-    seenByB.resolve();
+    dispatched();
   },
 };
 await nodeB.init(hostB);
@@ -56,7 +57,7 @@ await events.publish("DISPATCH", {
   room: "lobby",
   packet: ["chat", "hello from node-a"],
 });
-await seenByB.promise;
+await seenByB;
 for (const line of routed) console.log("node-b host:", line);
 
 // The session disconnects on node A: its store is destroyed.

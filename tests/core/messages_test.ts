@@ -25,15 +25,16 @@ Deno.test("registerMessageType adds a type that publishes, validates and routes 
   const bus = new MemoryBus();
   await using a = new MemoryEventStore({ bus, nodeId: "a" });
   await using b = new MemoryEventStore({ bus, nodeId: "b" });
-  const received = Promise.withResolvers<unknown>();
-  await b.subscribe("TEST_PING", (message) => received.resolve(message));
+  let resolve: (message: unknown) => void = () => {};
+  const received = new Promise<unknown>((done) => resolve = done);
+  await b.subscribe("TEST_PING", (message) => resolve(message));
   await assert.rejects(
     // deno-lint-ignore no-explicit-any
     (a as any).publish("TEST_PING", { body: 1 }),
     (error: unknown) => error instanceof MessageValidationError && error.field === "requestId",
   );
   await a.publish("TEST_PING", { requestId: "r1", body: new Uint8Array([1]) });
-  assert.deepStrictEqual(await received.promise, {
+  assert.deepStrictEqual(await received, {
     type: "TEST_PING",
     nodeId: "a",
     requestId: "r1",

@@ -1,0 +1,621 @@
+/**
+ * {@linkcode StoreFactoryAdapter}: socket.io-adapter's cluster adapter with heartbeats, carried
+ * by the event store of a {@linkcode StoreFactory}; {@linkcode createAdapter} plugs it into a
+ * socket.io server.
+ *
+ * @module
+ */
+
+import type { Namespace } from "socket.io";
+import {
+  type ClusterAdapterOptions,
+  ClusterAdapterWithHeartbeat,
+  type ClusterMessage,
+  type ClusterResponse,
+  MessageType,
+  type Offset,
+  type Session,
+} from "socket.io-adapter";
+import {
+  type EventMessage,
+  PublishMode,
+  roomsOf,
+  type Store,
+  type StoreFactory,
+} from "../core/mod.ts";
+import {
+  type AdapterErrorHandler,
+  ClusterNode,
+  logAdapterError,
+  type RoutedAdapter,
+} from "./cluster_node.ts";
+import {
+  ANY_SESSION,
+  assertSocketIoConnect,
+  assertSocketIoDisconnect,
+  assertSocketIoDispatch,
+  assertSocketIoRoomChange,
+  type PersistedSession,
+  publishSocketIo,
+  type SocketIoConnect,
+  type SocketIoDisconnect,
+  type SocketIoMessage,
+  type SocketSelector,
+} from "./messages.ts";
+
+/** Options of {@linkcode createAdapter}. */
+export interface StoreFactoryAdapterOptions extends ClusterAdapterOptions {
+  /** Milliseconds between two heartbeats of a node; 5000 by default. */
+  heartbeatInterval?: number;
+  /** Milliseconds without a message before a node counts as gone; 10000 by default. */
+  heartbeatTimeout?: number;
+  /** Receives errors that must not stop the server; `console.error` by default. */
+  readonly onError?: AdapterErrorHandler;
+  /**
+   * Connection state recovery: how long a reconnecting client waits for the announcement of its
+   * ended session to reach this node (it may have disconnected from another node a moment
+   * earlier); 2000 ms by default.
+   */
+  readonly recoveryWaitMs?: number;
+  /** Connection state recovery: broadcast packets kept per namespace; 10000 by default. */
+  readonly recoveryLogSize?: number;
+}
+
+/** A cluster message before socket.io-adapter stamps it with `uid` and `nsp`. */
+export type OutgoingClusterMessage = Parameters<ClusterAdapterWithHeartbeat["publish"]>[0];
+
+interface LoggedPacket {
+  readonly offset: string;
+  readonly data: unknown[];
+  readonly rooms: ReadonlySet<string>;
+  readonly except: ReadonlySet<string>;
+  readonly at: number;
+}
+
+interface SavedSession {
+  readonly session: PersistedSession;
+  readonly at: number;
+}
+
+interface SioPacket {
+  readonly type: number;
+  readonly id?: number;
+  readonly data?: unknown[];
+}
+
+function selectorOf(opts: { rooms: Iterable<string>; except?: Iterable<string> }): SocketSelector {
+  return { rooms: [...opts.rooms], except: [...(opts.except ?? [])] };
+}
+
+function optionsOf(selector: SocketSelector, flags: Record<string, unknown> = {}) {
+  return { rooms: [...selector.rooms], except: [...selector.except], flags };
+}
+
+/** Whether socket.io keeps a packet for recovery (events without ack, not volatile). */
+function recoverable(packet: unknown, flags: { volatile?: boolean } | undefined): boolean {
+  const p = packet as SioPacket;
+  return p?.type === 2 && p.id === undefined && Array.isArray(p.data) &&
+    flags?.volatile === undefined;
+}
+
+/**
+ * A socket.io cluster adapter over a {@linkcode StoreFactory}'s event store. Create it through
+ * {@linkcode createAdapter}; one instance serves one namespace of one server.
+ */
+export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements RoutedAdapter {
+  readonly #node: ClusterNode;
+  readonly #recoveryWaitMs: number;
+  readonly #recoveryLogSize: number;
+  readonly #inFlight = new Set<Promise<unknown>>();
+  readonly #storeIds = new Set<string>();
+  readonly #packets: LoggedPacket[] = [];
+  readonly #sessions = new Map<string, SavedSession>();
+  readonly #waiters = new Map<string, Set<() => void>>();
+  #closed = false;
+  readonly #started: Promise<void>;
+
+  /**
+   * Creates the adapter of one namespace; socket.io calls it through the class that
+   * {@linkcode createAdapter} returns.
+   *
+   * @param nsp the namespace.
+   * @param factory the store factory of this server.
+   * @param options heartbeat, recovery and error-hook options.
+   */
+  constructor(nsp: Namespace, factory: StoreFactory, options: StoreFactoryAdapterOptions = {}) {
+    const { onError, recoveryWaitMs, recoveryLogSize, ...heartbeat } = options;
+    super(nsp, heartbeat);
+    this.#node = ClusterNode.of(factory, onError ?? logAdapterError);
+    // The event store's node id identifies this server on the wire.
+    (this as unknown as { uid: string }).uid = this.#node.nodeId;
+    this.#recoveryWaitMs = recoveryWaitMs ?? 2000;
+    this.#recoveryLogSize = recoveryLogSize ?? 10_000;
+    this.#node.attach(nsp.name, this);
+    // socket.io 4.8.1 never calls init(); later versions do: announce once, either way.
+    this.#started = this.#node.ready.then(() => {
+      if (!this.#closed) super.init();
+    });
+    this.#started.catch(() => {});
+  }
+
+  /** The node id of this server (the event store's `nodeId`). */
+  get nodeId(): string {
+    return this.#node.nodeId;
+  }
+
+  /** The store factory this adapter is built on. */
+  get factory(): StoreFactory {
+    return this.#node.factory;
+  }
+
+  /** Resolves once the subscriptions are active and this node has announced itself. */
+  override init(): Promise<void> {
+    return this.#started;
+  }
+
+  /** Announces the departure of this node and waits for pending publishes. */
+  override async close(): Promise<void> {
+    if (this.#closed) return;
+    super.close();
+    this.#closed = true;
+    for (const waiters of this.#waiters.values()) for (const wake of waiters) wake();
+    this.#waiters.clear();
+    await Promise.allSettled([...this.#inFlight]);
+    this.#node.detach(this.nsp.name, this);
+  }
+
+  /** Publishing stops once the adapter is closed (no heartbeat is re-armed). */
+  override publish(message: OutgoingClusterMessage): void {
+    if (this.#closed) return;
+    super.publish(message);
+  }
+
+  /**
+   * The session {@linkcode Store} of a socket of this namespace; destroyed (through the
+   * factory's `onDisconnect`) when the socket disconnects.
+   */
+  sessionStore(socketId: string): Store {
+    const store = this.#node.factory.createStore(socketId);
+    this.#storeIds.add(socketId);
+    return store;
+  }
+
+  /** Leaves every room; destroys the socket's session store if it was used. */
+  override delAll(id: string): void {
+    super.delAll(id);
+    if (this.#storeIds.delete(id)) {
+      this.#node.factory.onDisconnect(id).catch((error) =>
+        this.#node.report(error, { stage: "session-store", namespace: this.nsp.name })
+      );
+    }
+  }
+
+  #track<T>(promise: Promise<T>): Promise<T> {
+    this.#inFlight.add(promise);
+    const forget = () => this.#inFlight.delete(promise);
+    promise.then(forget, forget);
+    return promise;
+  }
+
+  get #recovery(): { maxDisconnectionDuration: number } | undefined {
+    const recovery = this.nsp.server.opts.connectionStateRecovery as
+      | { maxDisconnectionDuration?: number }
+      | undefined;
+    if (!recovery || this.#node.events.publishMode !== PublishMode.RELIABLE) return undefined;
+    return { maxDisconnectionDuration: recovery.maxDisconnectionDuration ?? 120_000 };
+  }
+
+  /** Sends one cluster message through the event store; resolves the offset of a broadcast. */
+  protected override doPublish(message: ClusterMessage): Promise<Offset> {
+    const published = this.#track(this.#publish(message));
+    published.catch((error) =>
+      this.#node.report(error, { stage: "publish", namespace: this.nsp.name })
+    );
+    return published;
+  }
+
+  async #publish(message: ClusterMessage): Promise<Offset> {
+    const events = this.#node.events;
+    const namespace = this.nsp.name;
+    switch (message.type) {
+      case MessageType.INITIAL_HEARTBEAT:
+      case MessageType.HEARTBEAT:
+      case MessageType.ADAPTER_CLOSE: {
+        const beat = message.type === MessageType.INITIAL_HEARTBEAT
+          ? "INITIAL"
+          : message.type === MessageType.HEARTBEAT
+          ? "ALIVE"
+          : "CLOSE";
+        await publishSocketIo(events, "SIO_HEARTBEAT", { namespace, beat });
+        return "";
+      }
+      case MessageType.BROADCAST: {
+        const { packet, opts, requestId } = message.data;
+        const flags = { ...opts.flags };
+        delete flags.local;
+        delete flags.broadcast;
+        const payload = {
+          namespace,
+          room: opts.rooms[0] ?? "",
+          packet,
+          rooms: opts.rooms,
+          except: opts.except,
+          flags,
+          ...(requestId === undefined ? {} : { requestId }),
+        };
+        const { offset } = await events.publish("DISPATCH", payload);
+        if (offset !== undefined && requestId === undefined && recoverable(packet, flags)) {
+          this.#remember(offset, (packet as SioPacket).data!, opts);
+        }
+        return offset ?? "";
+      }
+      case MessageType.SOCKETS_JOIN:
+      case MessageType.SOCKETS_LEAVE: {
+        const rooms = message.data.rooms.filter((room) => room !== "");
+        if (rooms.length === 0) return "";
+        const selector = selectorOf(message.data.opts);
+        const join = message.type === MessageType.SOCKETS_JOIN;
+        const base = { sessionId: ANY_SESSION, namespace, selector };
+        if (rooms.length === 1) {
+          await events.publish(join ? "JOIN" : "LEAVE", { ...base, room: rooms[0]! });
+        } else {
+          await events.publish(join ? "BULK_JOIN" : "BULK_LEAVE", { ...base, rooms });
+        }
+        return "";
+      }
+      case MessageType.DISCONNECT_SOCKETS: {
+        const command: SocketIoDisconnect = {
+          sessionId: ANY_SESSION,
+          namespace,
+          selector: selectorOf(message.data.opts),
+          close: message.data.close === true,
+        };
+        await events.publish("DISCONNECT", command);
+        return "";
+      }
+      case MessageType.FETCH_SOCKETS: {
+        await publishSocketIo(events, "SIO_REQUEST", {
+          namespace,
+          request: "FETCH_SOCKETS",
+          requestId: message.data.requestId,
+          selector: selectorOf(message.data.opts),
+        });
+        return "";
+      }
+      case MessageType.SERVER_SIDE_EMIT: {
+        const { packet, requestId } = message.data;
+        await publishSocketIo(events, "SIO_REQUEST", {
+          namespace,
+          request: "SERVER_SIDE_EMIT",
+          packet,
+          ...(requestId === undefined ? {} : { requestId }),
+        });
+        return "";
+      }
+      default:
+        throw new TypeError(
+          `cluster message type ${(message as { type: unknown }).type} has no mapping`,
+        );
+    }
+  }
+
+  /** Sends an answer to the node that asked. */
+  protected override doPublishResponse(
+    requesterUid: string,
+    response: ClusterResponse,
+  ): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    const base = {
+      namespace: this.nsp.name,
+      target: requesterUid,
+      requestId: response.data.requestId,
+    };
+    let payload;
+    switch (response.type) {
+      case MessageType.FETCH_SOCKETS_RESPONSE:
+        payload = { ...base, response: "FETCH_SOCKETS" as const, sockets: response.data.sockets };
+        break;
+      case MessageType.SERVER_SIDE_EMIT_RESPONSE:
+        payload = { ...base, response: "SERVER_SIDE_EMIT" as const, packet: response.data.packet };
+        break;
+      case MessageType.BROADCAST_CLIENT_COUNT:
+        payload = {
+          ...base,
+          response: "CLIENT_COUNT" as const,
+          clientCount: response.data.clientCount,
+        };
+        break;
+      case MessageType.BROADCAST_ACK:
+        payload = { ...base, response: "CLIENT_ACK" as const, packet: response.data.packet };
+        break;
+    }
+    const published = this.#track(publishSocketIo(this.#node.events, "SIO_RESPONSE", payload)).then(
+      () => {},
+    );
+    published.catch((error) =>
+      this.#node.report(error, { stage: "publish", namespace: this.nsp.name })
+    );
+    return published;
+  }
+
+  /** Applies a message from another node (called by the node's router). */
+  receive(message: EventMessage | SocketIoMessage): void {
+    if (this.#closed) return;
+    const uid = message.nodeId;
+    const nsp = this.nsp.name;
+    switch (message.type) {
+      case "DISPATCH": {
+        assertSocketIoDispatch(message);
+        const opts = optionsOf(message, message.flags as Record<string, unknown>);
+        const { packet, requestId, offset } = message;
+        if (offset !== undefined && requestId === undefined && recoverable(packet, message.flags)) {
+          this.#remember(offset, (packet as SioPacket).data!, opts);
+        }
+        const data = requestId === undefined ? { packet, opts } : { packet, opts, requestId };
+        this.onMessage({ uid, nsp, type: MessageType.BROADCAST, data }, offset);
+        return;
+      }
+      case "JOIN":
+      case "BULK_JOIN":
+      case "LEAVE":
+      case "BULK_LEAVE": {
+        assertSocketIoRoomChange(message);
+        const join = message.type === "JOIN" || message.type === "BULK_JOIN";
+        this.onMessage({
+          uid,
+          nsp,
+          type: join ? MessageType.SOCKETS_JOIN : MessageType.SOCKETS_LEAVE,
+          data: { opts: optionsOf(message.selector), rooms: [...roomsOf(message)] },
+        });
+        return;
+      }
+      case "DISCONNECT": {
+        assertSocketIoDisconnect(message);
+        if ("session" in message) {
+          this.#saveSession(message.session);
+          return;
+        }
+        this.onMessage({
+          uid,
+          nsp,
+          type: MessageType.DISCONNECT_SOCKETS,
+          data: { opts: optionsOf(message.selector), close: message.close },
+        });
+        return;
+      }
+      case "CONNECT": {
+        assertSocketIoConnect(message);
+        this.#sessions.delete(message.sessionId);
+        return;
+      }
+      case "SIO_HEARTBEAT": {
+        const type = message.beat === "INITIAL"
+          ? MessageType.INITIAL_HEARTBEAT
+          : message.beat === "ALIVE"
+          ? MessageType.HEARTBEAT
+          : MessageType.ADAPTER_CLOSE;
+        this.onMessage({ uid, nsp, type });
+        return;
+      }
+      case "SIO_REQUEST": {
+        if (message.request === "FETCH_SOCKETS") {
+          this.onMessage({
+            uid,
+            nsp,
+            type: MessageType.FETCH_SOCKETS,
+            data: { opts: optionsOf(message.selector!), requestId: message.requestId! },
+          });
+        } else {
+          const packet = [...message.packet!];
+          this.onMessage({
+            uid,
+            nsp,
+            type: MessageType.SERVER_SIDE_EMIT,
+            data: message.requestId === undefined
+              ? { packet }
+              : { packet, requestId: message.requestId },
+          });
+        }
+        return;
+      }
+      case "SIO_RESPONSE": {
+        const requestId = message.requestId;
+        let response: ClusterResponse;
+        switch (message.response) {
+          case "FETCH_SOCKETS":
+            response = {
+              uid,
+              nsp,
+              type: MessageType.FETCH_SOCKETS_RESPONSE,
+              data: { requestId, sockets: [...message.sockets!] },
+            };
+            break;
+          case "SERVER_SIDE_EMIT":
+            response = {
+              uid,
+              nsp,
+              type: MessageType.SERVER_SIDE_EMIT_RESPONSE,
+              data: { requestId, packet: message.packet },
+            };
+            break;
+          case "CLIENT_COUNT":
+            response = {
+              uid,
+              nsp,
+              type: MessageType.BROADCAST_CLIENT_COUNT,
+              data: { requestId, clientCount: message.clientCount! },
+            };
+            break;
+          case "CLIENT_ACK":
+            response = {
+              uid,
+              nsp,
+              type: MessageType.BROADCAST_ACK,
+              data: { requestId, packet: message.packet },
+            };
+            break;
+        }
+        // onMessage tracks the node as alive, then hands responses to onResponse.
+        this.onMessage(response as unknown as ClusterMessage);
+        return;
+      }
+    }
+  }
+
+  #remember(
+    offset: string,
+    data: unknown[],
+    opts: { rooms: Iterable<string>; except?: Iterable<string> },
+  ): void {
+    const recovery = this.#recovery;
+    if (!recovery) return;
+    const now = Date.now();
+    this.#packets.push({
+      offset,
+      data,
+      rooms: new Set(opts.rooms),
+      except: new Set(opts.except ?? []),
+      at: now,
+    });
+    const threshold = now - recovery.maxDisconnectionDuration;
+    let drop = 0;
+    while (
+      drop < this.#packets.length &&
+      (this.#packets[drop]!.at < threshold || this.#packets.length - drop > this.#recoveryLogSize)
+    ) drop++;
+    if (drop > 0) this.#packets.splice(0, drop);
+  }
+
+  #saveSession(session: PersistedSession): void {
+    const recovery = this.#recovery;
+    if (!recovery) return;
+    const now = Date.now();
+    const threshold = now - recovery.maxDisconnectionDuration;
+    for (const [pid, saved] of this.#sessions) {
+      if (saved.at < threshold) this.#sessions.delete(pid);
+    }
+    this.#sessions.set(session.pid, { session, at: now });
+    const waiters = this.#waiters.get(session.pid);
+    if (waiters) { for (const wake of waiters) wake(); }
+  }
+
+  /** Keeps an ended session (here and on every node) so that its client can recover it. */
+  override persistSession(session: {
+    sid: string;
+    pid: string;
+    rooms: string[];
+    data: unknown;
+  }): void {
+    if (!this.#recovery || this.#closed) return;
+    const persisted: PersistedSession = {
+      sid: session.sid,
+      pid: session.pid,
+      rooms: [...session.rooms],
+      data: session.data,
+    };
+    this.#saveSession(persisted);
+    const announcement: SocketIoDisconnect = {
+      sessionId: session.pid,
+      namespace: this.nsp.name,
+      session: persisted,
+    };
+    this.#track(this.#node.events.publish("DISCONNECT", announcement)).catch((error) =>
+      this.#node.report(error, { stage: "publish", namespace: this.nsp.name })
+    );
+  }
+
+  #waitForSession(pid: string): Promise<void> {
+    return new Promise((resolve) => {
+      let waiters = this.#waiters.get(pid);
+      if (!waiters) this.#waiters.set(pid, waiters = new Set());
+      const wake = () => {
+        clearTimeout(timer);
+        waiters!.delete(wake);
+        if (waiters!.size === 0) this.#waiters.delete(pid);
+        resolve();
+      };
+      const timer = setTimeout(wake, this.#recoveryWaitMs);
+      waiters.add(wake);
+    });
+  }
+
+  /**
+   * Finds an ended session (announced by whichever node it was on) and the broadcast packets
+   * its client missed after `offset`; `null` when it cannot be recovered.
+   */
+  override async restoreSession(pid: string, offset: string): Promise<Session> {
+    const recovery = this.#recovery;
+    if (!recovery) return null as unknown as Session;
+    if (!this.#sessions.has(pid) && this.#recoveryWaitMs > 0) await this.#waitForSession(pid);
+    const saved = this.#sessions.get(pid);
+    if (!saved || this.#closed) return null as unknown as Session;
+    this.#sessions.delete(pid);
+    if (saved.at + recovery.maxDisconnectionDuration < Date.now()) {
+      return null as unknown as Session;
+    }
+    let index = -1;
+    for (let i = this.#packets.length - 1; i >= 0; i--) {
+      if (this.#packets[i]!.offset === offset) {
+        index = i;
+        break;
+      }
+    }
+    if (index === -1) return null as unknown as Session;
+    const rooms = saved.session.rooms;
+    const missedPackets: unknown[][] = [];
+    for (const packet of this.#packets.slice(index + 1)) {
+      const included = packet.rooms.size === 0 || rooms.some((room) => packet.rooms.has(room));
+      const excluded = rooms.some((room) => packet.except.has(room));
+      if (included && !excluded) missedPackets.push(packet.data);
+    }
+    const restored: SocketIoConnect = { sessionId: pid, namespace: this.nsp.name };
+    this.#track(this.#node.events.publish("CONNECT", restored)).catch((error) =>
+      this.#node.report(error, { stage: "publish", namespace: this.nsp.name })
+    );
+    return {
+      sid: saved.session.sid,
+      pid: saved.session.pid,
+      rooms: [...saved.session.rooms],
+      data: saved.session.data,
+      missedPackets,
+    };
+  }
+}
+
+/** The constructor socket.io calls for each namespace (see {@linkcode createAdapter}). */
+export type StoreFactoryAdapterClass = typeof StoreFactoryAdapter & {
+  new (nsp: Namespace): StoreFactoryAdapter;
+};
+
+/**
+ * The adapter for `io.adapter(...)` (or the `adapter` server option): every socket.io server
+ * given an adapter built on a factory whose event store reaches the others' becomes one cluster
+ * (broadcasts, acknowledgements, `socketsJoin`/`socketsLeave`, `disconnectSockets`,
+ * `fetchSockets`, `serverSideEmit`, heartbeats, and connection state recovery on reliable event
+ * stores). Use one factory per server; the adapter calls the factory's `init(host)`.
+ *
+ * @example
+ * ```ts
+ * import { Server } from "socket.io";
+ * import { MemoryStoreFactory } from "@socketio4ts/stores";
+ * import { createAdapter } from "@socketio4ts/stores/socketio";
+ *
+ * const factory = new MemoryStoreFactory();
+ * const io = new Server({ adapter: createAdapter(factory) });
+ * await io.close();
+ * await factory.shutdown();
+ * ```
+ */
+export function createAdapter(
+  factory: StoreFactory,
+  options: StoreFactoryAdapterOptions = {},
+): StoreFactoryAdapterClass {
+  if (typeof factory?.eventStore !== "function" || typeof factory.init !== "function") {
+    throw new TypeError("createAdapter(factory): factory must be a StoreFactory");
+  }
+  return class extends StoreFactoryAdapter {
+    constructor(nsp: Namespace) {
+      super(nsp, factory, options);
+    }
+  } as StoreFactoryAdapterClass;
+}

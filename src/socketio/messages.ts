@@ -1,0 +1,394 @@
+/**
+ * How the Socket.IO cluster protocol travels over an {@linkcode EventStore}.
+ *
+ * The seven built-in types carry what they can:
+ *
+ * | cluster operation | event type | extra fields (validated here) |
+ * |---|---|---|
+ * | broadcast (with or without acknowledgements) | `DISPATCH` | `rooms`, `except`, `flags`, `requestId?` |
+ * | `socketsJoin` (one room / several) | `JOIN` / `BULK_JOIN` | `selector` |
+ * | `socketsLeave` (one room / several) | `LEAVE` / `BULK_LEAVE` | `selector` |
+ * | `disconnectSockets` | `DISCONNECT` | `selector`, `close` |
+ * | a session ended (kept for connection state recovery) | `DISCONNECT` | `session` |
+ * | a session was restored (other nodes forget it) | `CONNECT` | — |
+ *
+ * What they cannot carry goes through three extension types registered with
+ * {@linkcode registerMessageType} (typed by {@linkcode SocketIoPayloadMap}):
+ * `SIO_HEARTBEAT` (node arrival, liveness, departure), `SIO_REQUEST` (`fetchSockets`,
+ * `serverSideEmit`) and `SIO_RESPONSE` (answers addressed to one node).
+ *
+ * `sessionId` of a room or disconnect command is the target socket id when the command selects
+ * exactly one socket (`io.in(socketId)...`), and {@linkcode ANY_SESSION} (`"*"`) otherwise; the
+ * `selector` field says which sockets are meant.
+ *
+ * @module
+ */
+
+import {
+  describeValue,
+  type DispatchPayload,
+  type EventMessage,
+  type EventStore,
+  expectString,
+  type MessageMeta,
+  messageRegistry,
+  MessageValidationError,
+  type MessageValidator,
+  type PublishResult,
+  registerMessageType,
+  type RoomPayload,
+  type RoomsPayload,
+  type SessionPayload,
+} from "../core/mod.ts";
+
+/** `sessionId` of a command that targets a selection of sockets rather than one. */
+export const ANY_SESSION = "*";
+
+/** Which sockets a command targets: those in any of `rooms` (all when empty) and in none of `except`. */
+export interface SocketSelector {
+  /** Rooms (socket ids are rooms too); empty means every socket of the namespace. */
+  readonly rooms: readonly string[];
+  /** Rooms whose sockets are left out. */
+  readonly except: readonly string[];
+}
+
+/** Broadcast flags that travel with a `DISPATCH` (the subset of socket.io's that matter remotely). */
+export interface DispatchFlags {
+  /** Volatile packets may be dropped and are not kept for recovery. */
+  readonly volatile?: boolean;
+  /** Per-message compression. */
+  readonly compress?: boolean;
+  /** Acknowledgement timeout in ms (broadcasts with acknowledgements). */
+  readonly timeout?: number;
+}
+
+/** What a `DISPATCH` sent by the adapter holds besides {@linkcode DispatchPayload}. */
+export interface SocketIoDispatch extends DispatchPayload {
+  /** Every target room (`room` holds the first one, or `""` for the whole namespace). */
+  readonly rooms: readonly string[];
+  /** Rooms whose sockets do not receive the packet. */
+  readonly except: readonly string[];
+  /** Broadcast flags. */
+  readonly flags: DispatchFlags;
+  /** Present when the sender waits for acknowledgements (answers go to it as `SIO_RESPONSE`). */
+  readonly requestId?: string;
+}
+
+/** What a `JOIN`/`LEAVE` sent by the adapter holds besides {@linkcode RoomPayload}. */
+export interface SocketIoRoomChange extends RoomPayload {
+  /** The sockets that join or leave. */
+  readonly selector: SocketSelector;
+}
+
+/** What a `BULK_JOIN`/`BULK_LEAVE` sent by the adapter holds besides {@linkcode RoomsPayload}. */
+export interface SocketIoRoomsChange extends RoomsPayload {
+  /** The sockets that join or leave. */
+  readonly selector: SocketSelector;
+}
+
+/** A session as socket.io persists it for connection state recovery. */
+export interface PersistedSession {
+  /** Public socket id. */
+  readonly sid: string;
+  /** Private session id (what the client presents to recover). */
+  readonly pid: string;
+  /** Rooms the socket was in. */
+  readonly rooms: readonly string[];
+  /** `socket.data`. */
+  readonly data: unknown;
+}
+
+/** `DISCONNECT` as the adapter sends it: a command, or the announcement of an ended session. */
+export type SocketIoDisconnect =
+  & SessionPayload
+  & { readonly namespace: string }
+  & (
+    | { readonly selector: SocketSelector; readonly close: boolean }
+    | { readonly session: PersistedSession }
+  );
+
+/** `CONNECT` as the adapter sends it: a recovered session, which other nodes forget. */
+export interface SocketIoConnect extends SessionPayload {
+  /** Namespace of the session. */
+  readonly namespace: string;
+}
+
+/** Payload of `SIO_HEARTBEAT`. */
+export interface HeartbeatPayload {
+  /** Namespace whose adapter beats. */
+  readonly namespace: string;
+  /** `INITIAL` (a node arrived: answer with `ALIVE`), `ALIVE`, or `CLOSE` (a node leaves). */
+  readonly beat: "INITIAL" | "ALIVE" | "CLOSE";
+}
+
+/** Payload of `SIO_REQUEST`. */
+export interface RequestPayload {
+  /** Namespace of the request. */
+  readonly namespace: string;
+  /** `FETCH_SOCKETS` or `SERVER_SIDE_EMIT`. */
+  readonly request: "FETCH_SOCKETS" | "SERVER_SIDE_EMIT";
+  /** Correlates the answers; absent for a `serverSideEmit` without acknowledgement. */
+  readonly requestId?: string;
+  /** `FETCH_SOCKETS`: which sockets. */
+  readonly selector?: SocketSelector;
+  /** `SERVER_SIDE_EMIT`: event name and arguments. */
+  readonly packet?: readonly unknown[];
+}
+
+/** Payload of `SIO_RESPONSE`. */
+export interface ResponsePayload {
+  /** Namespace of the request. */
+  readonly namespace: string;
+  /** Node id of the requester; every other node ignores the message. */
+  readonly target: string;
+  /** The request answered. */
+  readonly requestId: string;
+  /** What answers: sockets, a server-side ack, a client count or a client ack. */
+  readonly response: "FETCH_SOCKETS" | "SERVER_SIDE_EMIT" | "CLIENT_COUNT" | "CLIENT_ACK";
+  /** `FETCH_SOCKETS`: the matching sockets (id, handshake, rooms, data). */
+  readonly sockets?: readonly unknown[];
+  /** `SERVER_SIDE_EMIT` / `CLIENT_ACK`: the acknowledgement argument. */
+  readonly packet?: unknown;
+  /** `CLIENT_COUNT`: clients the answering node waits acknowledgements from. */
+  readonly clientCount?: number;
+}
+
+/**
+ * Payload shapes of the extension types, by name. A published library cannot augment the core's
+ * `EventPayloadMap` (JSR refuses module augmentation), so the adapter publishes and subscribes
+ * them through {@linkcode publishSocketIo} and {@linkcode subscribeSocketIo}. An application
+ * that wants them on `EventStore.publish` itself augments the map with this interface:
+ *
+ * ```ts ignore
+ * import type { SocketIoPayloadMap } from "@socketio4ts/stores/socketio";
+ *
+ * declare module "@socketio4ts/stores" {
+ *   interface EventPayloadMap extends SocketIoPayloadMap {}
+ * }
+ * ```
+ */
+export interface SocketIoPayloadMap {
+  /** Node heartbeat. */
+  SIO_HEARTBEAT: HeartbeatPayload;
+  /** `fetchSockets` / `serverSideEmit` request. */
+  SIO_REQUEST: RequestPayload;
+  /** An answer addressed to one node. */
+  SIO_RESPONSE: ResponsePayload;
+}
+
+/** Name of an extension type of this module. */
+export type SocketIoMessageType = keyof SocketIoPayloadMap;
+
+/** A delivered extension message (discriminated on `type`). */
+export type SocketIoMessage<T extends SocketIoMessageType = SocketIoMessageType> = {
+  [K in T]: { readonly type: K } & MessageMeta & SocketIoPayloadMap[K];
+}[T];
+
+type LoosePublish = (type: string, payload: unknown) => Promise<PublishResult>;
+type LooseSubscribe = (type: string, listener: (message: never) => void) => Promise<void>;
+
+/** Publishes an extension message (validated by its registered validator, like any other). */
+export function publishSocketIo<T extends SocketIoMessageType>(
+  events: EventStore,
+  type: T,
+  payload: SocketIoPayloadMap[T],
+): Promise<PublishResult> {
+  return (events.publish as unknown as LoosePublish).call(events, type, payload);
+}
+
+/** Subscribes to an extension message type. */
+export function subscribeSocketIo<T extends SocketIoMessageType>(
+  events: EventStore,
+  type: T,
+  listener: (message: SocketIoMessage<T>) => void,
+): Promise<void> {
+  return (events.subscribe as unknown as LooseSubscribe).call(events, type, listener);
+}
+
+type Raw = Readonly<Record<string, unknown>>;
+
+function isObject(value: unknown): value is Raw {
+  return typeof value === "object" && value !== null && !Array.isArray(value) &&
+    !(value instanceof Uint8Array);
+}
+
+function expectStrings(message: Raw, field: string): void {
+  const value = message[field];
+  if (!Array.isArray(value) || value.some((entry) => typeof entry !== "string")) {
+    throw new MessageValidationError(
+      field,
+      `expected an array of strings, received ${describeValue(value)}`,
+    );
+  }
+}
+
+function expectObject(message: Raw, field: string): Raw {
+  const value = message[field];
+  if (!isObject(value)) {
+    throw new MessageValidationError(field, `expected an object, received ${describeValue(value)}`);
+  }
+  return value;
+}
+
+function expectSelector(message: Raw, field: string): void {
+  const selector = expectObject(message, field);
+  try {
+    expectStrings(selector, "rooms");
+    expectStrings(selector, "except");
+  } catch (error) {
+    if (error instanceof MessageValidationError) {
+      throw new MessageValidationError(`${field}.${error.field}`, error.message);
+    }
+    throw error;
+  }
+}
+
+function expectOneOf(message: Raw, field: string, allowed: readonly string[]): void {
+  const value = message[field];
+  if (typeof value !== "string" || !allowed.includes(value)) {
+    throw new MessageValidationError(
+      field,
+      `expected one of ${allowed.join(", ")}, received ${describeValue(value)}`,
+    );
+  }
+}
+
+function expectOptionalString(message: Raw, field: string): void {
+  if (message[field] !== undefined) expectString(message, field);
+}
+
+/**
+ * Checks the socket.io fields of a `DISPATCH` (a message from another producer, without them, is
+ * refused: this adapter cannot tell which sockets it is for).
+ *
+ * @throws {MessageValidationError} naming the offending field.
+ */
+export function assertSocketIoDispatch(
+  message: EventMessage<"DISPATCH">,
+): asserts message is EventMessage<"DISPATCH"> & SocketIoDispatch {
+  const raw = message as unknown as Raw;
+  expectStrings(raw, "rooms");
+  expectStrings(raw, "except");
+  expectObject(raw, "flags");
+  expectOptionalString(raw, "requestId");
+  const packet = raw.packet;
+  if (!isObject(packet) || typeof packet.type !== "number") {
+    throw new MessageValidationError(
+      "packet",
+      `expected a socket.io packet object, received ${describeValue(packet)}`,
+    );
+  }
+}
+
+/**
+ * Checks the `selector` of a room change.
+ *
+ * @throws {MessageValidationError} naming the offending field.
+ */
+export function assertSocketIoRoomChange(
+  message: EventMessage<"JOIN" | "BULK_JOIN" | "LEAVE" | "BULK_LEAVE">,
+): asserts message is
+  & EventMessage<"JOIN" | "BULK_JOIN" | "LEAVE" | "BULK_LEAVE">
+  & { readonly selector: SocketSelector } {
+  expectSelector(message as unknown as Raw, "selector");
+}
+
+/**
+ * Checks a `DISCONNECT` from the adapter: a command (`selector` + `close`) or an ended session.
+ *
+ * @throws {MessageValidationError} naming the offending field.
+ */
+export function assertSocketIoDisconnect(
+  message: EventMessage<"DISCONNECT">,
+): asserts message is EventMessage<"DISCONNECT"> & SocketIoDisconnect {
+  const raw = message as unknown as Raw;
+  expectString(raw, "namespace");
+  if (raw.session !== undefined) {
+    const session = expectObject(raw, "session");
+    expectString(session, "sid");
+    expectString(session, "pid");
+    expectStrings(session, "rooms");
+    return;
+  }
+  expectSelector(raw, "selector");
+  if (typeof raw.close !== "boolean") {
+    throw new MessageValidationError(
+      "close",
+      `expected a boolean, received ${describeValue(raw.close)}`,
+    );
+  }
+}
+
+/**
+ * Checks a `CONNECT` from the adapter.
+ *
+ * @throws {MessageValidationError} naming the offending field.
+ */
+export function assertSocketIoConnect(
+  message: EventMessage<"CONNECT">,
+): asserts message is EventMessage<"CONNECT"> & SocketIoConnect {
+  expectString(message as unknown as Raw, "namespace");
+}
+
+function validateHeartbeat(message: Raw): void {
+  expectString(message, "namespace");
+  expectOneOf(message, "beat", ["INITIAL", "ALIVE", "CLOSE"]);
+}
+
+function validateRequest(message: Raw): void {
+  expectString(message, "namespace");
+  expectOneOf(message, "request", ["FETCH_SOCKETS", "SERVER_SIDE_EMIT"]);
+  expectOptionalString(message, "requestId");
+  if (message.request === "FETCH_SOCKETS") {
+    expectString(message, "requestId");
+    expectSelector(message, "selector");
+  } else if (!Array.isArray(message.packet) || message.packet.length === 0) {
+    throw new MessageValidationError(
+      "packet",
+      `expected a non-empty array (event name and arguments), received ${
+        describeValue(message.packet)
+      }`,
+    );
+  }
+}
+
+function validateResponse(message: Raw): void {
+  expectString(message, "namespace");
+  expectString(message, "target");
+  expectString(message, "requestId");
+  expectOneOf(message, "response", [
+    "FETCH_SOCKETS",
+    "SERVER_SIDE_EMIT",
+    "CLIENT_COUNT",
+    "CLIENT_ACK",
+  ]);
+  if (message.response === "FETCH_SOCKETS" && !Array.isArray(message.sockets)) {
+    throw new MessageValidationError(
+      "sockets",
+      `expected an array, received ${describeValue(message.sockets)}`,
+    );
+  }
+  if (
+    message.response === "CLIENT_COUNT" &&
+    (typeof message.clientCount !== "number" || !Number.isSafeInteger(message.clientCount) ||
+      message.clientCount < 0)
+  ) {
+    throw new MessageValidationError(
+      "clientCount",
+      `expected a non-negative integer, received ${describeValue(message.clientCount)}`,
+    );
+  }
+}
+
+/** The extension types this module registers, in registration order. */
+export const SOCKETIO_MESSAGE_TYPES = ["SIO_HEARTBEAT", "SIO_REQUEST", "SIO_RESPONSE"] as const;
+
+const validators: Record<typeof SOCKETIO_MESSAGE_TYPES[number], MessageValidator> = {
+  SIO_HEARTBEAT: validateHeartbeat,
+  SIO_REQUEST: validateRequest,
+  SIO_RESPONSE: validateResponse,
+};
+for (const type of SOCKETIO_MESSAGE_TYPES) {
+  // A bundle may evaluate this module twice; the first registration stands.
+  if (!messageRegistry.has(type)) registerMessageType(type, validators[type]);
+}

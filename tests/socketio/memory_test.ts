@@ -1,0 +1,97 @@
+/**
+ * The socket.io cluster on the memory bus: three servers in this process, real clients.
+ */
+
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Server } from "socket.io";
+import { ClusterAdapterWithHeartbeat } from "socket.io-adapter";
+import { MemoryBus, MemoryEventStore, MemoryStoreFactory } from "../../mod.ts";
+import { createAdapter, StoreFactoryAdapter } from "../../src/socketio/mod.ts";
+import { setupApp } from "./_app.ts";
+import { clusterSteps, recoverySteps, type TestNode } from "./_suite.ts";
+
+const HEARTBEAT = { heartbeatInterval: 200, heartbeatTimeout: 1200 };
+
+async function startNodes(
+  bus: MemoryBus,
+  count: number,
+  recovery: boolean,
+): Promise<{ nodes: TestNode[]; close: () => Promise<void> }> {
+  const servers: { io: Server; factory: MemoryStoreFactory; killed: boolean }[] = [];
+  const nodes: TestNode[] = [];
+  const errors: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const events = new MemoryEventStore({ bus, nodeId: `node-${i}`, mode: "SINGLE_CHANNEL" });
+    const factory = new MemoryStoreFactory(events);
+    const http = createServer();
+    const io = new Server(http, {
+      adapter: createAdapter(factory, {
+        ...HEARTBEAT,
+        onError: (error, context) => {
+          if (!servers[i]?.killed) errors.push(`node-${i} ${context.stage}: ${error.message}`);
+        },
+      }),
+      ...(recovery ? { connectionStateRecovery: {} } : {}),
+    });
+    const control = setupApp(io, `node-${i}`);
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+    const port = (http.address() as AddressInfo).port;
+    const entry = { io, factory, killed: false };
+    servers.push(entry);
+    nodes.push({
+      name: `node-${i}`,
+      url: `http://127.0.0.1:${port}`,
+      control: async (op, args) => JSON.parse(JSON.stringify(await control(op, args) ?? null)),
+      kill: async () => {
+        // The node vanishes: its events stop (no goodbye), then its server goes away quietly.
+        entry.killed = true;
+        await events.shutdown();
+        await io.close();
+      },
+    });
+  }
+  return {
+    nodes,
+    close: async () => {
+      for (const { io, factory, killed } of servers) {
+        if (!killed) await io.close();
+        await factory.shutdown();
+      }
+      assert.deepEqual(errors, [], "adapter errors");
+    },
+  };
+}
+
+Deno.test("socket.io over the memory bus: the adapter extends the server's own ClusterAdapterWithHeartbeat", async () => {
+  const factory = new MemoryStoreFactory();
+  const io = new Server(createServer(), { adapter: createAdapter(factory) });
+  try {
+    const adapter = io.of("/").adapter;
+    assert.ok(adapter instanceof StoreFactoryAdapter);
+    assert.ok(adapter instanceof ClusterAdapterWithHeartbeat);
+    assert.equal((adapter as StoreFactoryAdapter).nodeId, factory.eventStore().nodeId);
+  } finally {
+    await io.close();
+    await factory.shutdown();
+  }
+});
+
+Deno.test("socket.io over the memory bus: every cluster operation across three servers", async (t) => {
+  const { nodes, close } = await startNodes(new MemoryBus(), 3, false);
+  try {
+    await clusterSteps(t, nodes, { heartbeatTimeout: HEARTBEAT.heartbeatTimeout });
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("socket.io over the memory bus: connection state recovery on another node", async (t) => {
+  const { nodes, close } = await startNodes(new MemoryBus(), 3, true);
+  try {
+    await recoverySteps(t, nodes[0]!, nodes[1]!, nodes[2]!);
+  } finally {
+    await close();
+  }
+});
