@@ -135,8 +135,14 @@ export function setupApp(io: Server, nodeName: string): Control {
         return restored.splice(0);
       case "storeGet": {
         const adapter = io.of("/").adapter as unknown as StoreFactoryAdapter;
-        const value = await adapter.factory.createStore(args.sid as string).get(args.key as string);
-        return value ?? null;
+        try {
+          const store = adapter.factory.createStore(args.sid as string);
+          return (await store.get(args.key as string)) ?? null;
+        } catch (error) {
+          // caught while its destroy() runs: as good as gone
+          if ((error as Error).name === "StoreDestroyedError") return null;
+          throw error;
+        }
       }
       case "localSockets":
         return [...io.of("/").sockets.keys()].sort();
