@@ -136,7 +136,7 @@ export function requireService(name: ServiceName): Promise<ServiceAvailability> 
         console.warn(
           REQUIRE_SERVICES
             ? `REQUIRE_SERVICES=1 and ${availability.skipReason} — its tests will fail`
-            : `skipping tests that need ${availability.skipReason}`,
+            : `skipping tests that need ${name}: ${availability.skipReason}`,
         );
       }
       return availability;
