@@ -39,8 +39,18 @@ export interface HazelcastReliableTopicEventStoreOptions
   readonly blockTimeoutMs?: number;
   /** Most items fetched per ring-buffer read (1–1000); 100 by default. */
   readonly readBatchSize?: number;
-  /** First delay before a failed read is retried (it doubles up to 2 s); 100 ms by default. */
+  /**
+   * First delay before a failed read or publish is retried (it doubles up to 2 s); 100 ms by
+   * default.
+   */
   readonly retryDelayMs?: number;
+  /**
+   * How often a publish whose member or connection was lost is sent again before it rejects;
+   * 3 by default when reliable. A resend may store the message twice (the first attempt may have
+   * been stored before the connection broke): subscribers then get it twice, with two offsets —
+   * at least once. Always 0 in the fire-and-forget configuration (at most once).
+   */
+  readonly publishRetries?: number;
 }
 
 function positiveInteger(name: string, value: unknown, max = Number.MAX_SAFE_INTEGER): number {
@@ -88,6 +98,8 @@ function positiveInteger(name: string, value: unknown, max = Number.MAX_SAFE_INT
  * - after a read failure (member lost, connection lost) a subscriber carries on from the tail, as a
  *   plain topic's listener does: what was published during the outage is not delivered
  *   (at-most-once), instead of resuming from its last sequence;
+ * - a publish that lost its member or connection is not sent again (`publishRetries` is 0): a
+ *   resend could deliver twice;
  * - `kind` is `PUBSUB` and `publishMode` `UNRELIABLE`.
  *
  * What does not differ: a publish still resolves only once the member stored the message. Not
@@ -143,7 +155,21 @@ export class HazelcastReliableTopicEventStore extends BaseEventStore {
         `the fire-and-forget configuration (publishMode UNRELIABLE) always overwrites the oldest item; overloadPolicy ${overloadPolicy} needs publishMode RELIABLE`,
       );
     }
+    const publishRetries = options.publishRetries ?? (reliable ? 3 : 0);
+    if (!Number.isSafeInteger(publishRetries) || publishRetries < 0 || publishRetries > 100) {
+      throw new RangeError(
+        `publishRetries must be an integer from 0 to 100, received ${
+          describeValue(publishRetries)
+        }`,
+      );
+    }
+    if (!reliable && publishRetries !== 0) {
+      throw new TypeError(
+        "the fire-and-forget configuration (publishMode UNRELIABLE) never resends (a resend could deliver twice); publishRetries needs publishMode RELIABLE",
+      );
+    }
     const transport = new RingTopicTransport(handle, resolvePrefix(options), {
+      publishRetries,
       reliable,
       overloadPolicy,
       readBatchSize: positiveInteger("readBatchSize", options.readBatchSize ?? 100, 1000),

@@ -8,9 +8,14 @@
 
 import {
   ClientNotActiveError,
+  ClientOfflineError,
+  HazelcastInstanceNotActiveError,
+  IOError,
   OperationTimeoutError,
   OverflowPolicy,
+  RetryableHazelcastError,
   StaleSequenceError,
+  TargetDisconnectedError,
 } from "hazelcast-client";
 import type { Ringbuffer } from "hazelcast-client";
 import {
@@ -35,8 +40,17 @@ export interface RingTopicSettings {
   readonly readBatchSize: number;
   /** How long a `BLOCK` publish keeps retrying a full ring buffer before it rejects. */
   readonly blockTimeoutMs: number;
-  /** First delay before a failed read is retried; doubles up to 2 s. */
+  /** First delay before a failed read or publish is retried; doubles up to 2 s. */
   readonly retryDelayMs: number;
+  /** How often a publish that failed because a member or connection was lost is retried. */
+  readonly publishRetries: number;
+}
+
+/** Whether a failed write may succeed when sent again (a member or connection was lost). */
+function isTransient(error: unknown): boolean {
+  return error instanceof TargetDisconnectedError || error instanceof IOError ||
+    error instanceof RetryableHazelcastError || error instanceof HazelcastInstanceNotActiveError ||
+    error instanceof ClientOfflineError || error instanceof OperationTimeoutError;
 }
 
 const MAX_RETRY_DELAY_MS = 2_000;
@@ -257,12 +271,27 @@ export class RingTopicTransport implements EventTransport {
       throw new BackendError("hazelcast", `cannot publish on topic ${topic}`, { cause: error });
     }
     const item = new TopicMessageItem(bytes);
-    try {
-      const sequence = await this.#addBlocking(topic, ring, item);
-      return this.#settings.reliable ? { offset: String(sequence) } : {};
-    } catch (error) {
-      if (error instanceof BackendError) throw error;
-      throw new BackendError("hazelcast", `publish on topic ${topic} failed`, { cause: error });
+    let delay = this.#settings.retryDelayMs;
+    const pause = new Pause();
+    for (let attempt = 0;; attempt++) {
+      try {
+        const sequence = await this.#addBlocking(topic, ring, item);
+        return this.#settings.reliable ? { offset: String(sequence) } : {};
+      } catch (error) {
+        if (error instanceof BackendError) throw error;
+        if (
+          this.#closing || !isTransient(error) || attempt >= this.#settings.publishRetries
+        ) {
+          throw new BackendError(
+            "hazelcast",
+            `publish on topic ${topic} failed` +
+              (attempt > 0 ? ` after ${attempt} retr${attempt === 1 ? "y" : "ies"}` : ""),
+            { cause: error },
+          );
+        }
+        await pause.sleep(delay);
+        delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
+      }
     }
   }
   async open(channel: string, sink: ChannelSink, fromOffset?: string): Promise<void> {
