@@ -1,0 +1,52 @@
+/**
+ * {@linkcode checkedConnection}: turns the failure of a NATS connect call (either transport) into
+ * a {@linkcode BackendError} that says what went wrong, bad credentials first.
+ *
+ * @module
+ */
+
+import { errors, type NatsConnection } from "@nats-io/nats-core";
+import { BackendError } from "../core/mod.ts";
+import { BACKEND } from "./_shared.ts";
+
+function explain(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (
+    error instanceof errors.AuthorizationError ||
+    error instanceof errors.UserAuthenticationExpiredError || /authoriz/i.test(message)
+  ) {
+    return `the server refused the credentials (${message}); check the token or the user name and password`;
+  }
+  if (/ECONNREFUSED|connection refused|CONNECTION_REFUSED/i.test(message)) {
+    return `no NATS server accepted the connection (${message})`;
+  }
+  return message;
+}
+
+/**
+ * Awaits a connect call of nats.js (`wsconnect` from `@nats-io/nats-core` or `connect` from
+ * `@nats-io/transport-node`) and rethrows its failure as a {@linkcode BackendError} with a clear
+ * message (the nats.js error kept as `cause`).
+ *
+ * @example
+ * ```ts ignore
+ * import { wsconnect } from "@nats-io/nats-core";
+ * import { checkedConnection } from "@socketio4ts/stores/nats";
+ *
+ * const nc = await checkedConnection(
+ *   wsconnect({ servers: "ws://127.0.0.1:14280", token: "s3cret" }),
+ * );
+ * await nc.close();
+ * ```
+ *
+ * @throws {BackendError} when the connection cannot be opened, e.g. wrong credentials.
+ */
+export async function checkedConnection(
+  connecting: Promise<NatsConnection>,
+): Promise<NatsConnection> {
+  try {
+    return await connecting;
+  } catch (error) {
+    throw new BackendError(BACKEND, `could not connect: ${explain(error)}`, { cause: error });
+  }
+}

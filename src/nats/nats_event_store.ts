@@ -1,0 +1,277 @@
+/**
+ * {@linkcode NatsEventStore}: cluster events over NATS core publish/subscribe, on a connection the
+ * user opened (WebSocket with `wsconnect` from `@nats-io/nats-core`, or TCP with `connect` from
+ * `@nats-io/transport-node`). At-most-once, lowest latency.
+ *
+ * @module
+ */
+
+import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import {
+  BackendError,
+  BaseEventStore,
+  type ChannelSink,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  EventStoreKind,
+  type EventStoreOptions,
+  type EventTransport,
+  PublishMode,
+  type PublishResult,
+  resolvePrefix,
+} from "../core/mod.ts";
+import {
+  assertFitsServer,
+  assertUsable,
+  BACKEND,
+  backendError,
+  type Deferred,
+  deferred,
+  plainBytes,
+  positiveInteger,
+  serverMaxPayload,
+  subjectOf,
+  withTimeout,
+} from "./_shared.ts";
+
+/** Default bound on waiting for the server (publish confirmation, subscription, drain). */
+export const DEFAULT_NATS_TIMEOUT_MS = 5_000;
+
+/** Options of {@linkcode NatsEventStore}. */
+export interface NatsEventStoreOptions extends EventStoreOptions {
+  /**
+   * How long to wait for the server to confirm a publish or a subscription (a `PING`/`PONG` round
+   * trip after it), in milliseconds; 5000 by default. A publish not confirmed in time rejects.
+   */
+  readonly timeoutMs?: number;
+}
+
+/** Checks that `nc` looks like a `NatsConnection` (nats.js 3.x, either transport). */
+export function assertNatsConnection(nc: unknown): asserts nc is NatsConnection {
+  const candidate = nc as Partial<NatsConnection> | null | undefined;
+  if (
+    typeof candidate?.publish !== "function" || typeof candidate.subscribe !== "function" ||
+    typeof candidate.flush !== "function" || typeof candidate.isClosed !== "function"
+  ) {
+    throw new TypeError(
+      "expected a NatsConnection from wsconnect() (@nats-io/nats-core) or connect() (@nats-io/transport-node)",
+    );
+  }
+}
+
+/**
+ * The largest message a store on `nc` should accept: `requested` (checked against the server's
+ * `max_payload`), or the smaller of the core default and `max_payload`.
+ */
+export function resolveMaxMessageBytes(
+  nc: NatsConnection,
+  requested: number | undefined,
+  reserve = 0,
+): number {
+  const serverLimit = serverMaxPayload(nc);
+  const usable = serverLimit === undefined ? undefined : serverLimit - reserve;
+  if (requested === undefined) {
+    return usable === undefined ? DEFAULT_MAX_MESSAGE_BYTES : Math.min(
+      DEFAULT_MAX_MESSAGE_BYTES,
+      usable,
+    );
+  }
+  if (usable !== undefined && Number.isSafeInteger(requested) && requested > usable) {
+    throw new RangeError(
+      `maxMessageBytes (${requested}) is over what the NATS server accepts (max_payload ${serverLimit}${
+        reserve > 0 ? ` minus ${reserve} bytes for headers` : ""
+      }); raise max_payload on the server or lower maxMessageBytes`,
+    );
+  }
+  return requested;
+}
+
+interface Batch {
+  readonly records: {
+    readonly subject: string;
+    readonly bytes: Uint8Array;
+    readonly published: Deferred<PublishResult>;
+  }[];
+}
+
+class NatsCoreTransport implements EventTransport {
+  readonly #nc: NatsConnection;
+  readonly #prefix: string;
+  readonly #timeoutMs: number;
+  readonly #subs = new Map<string, Subscription>();
+  #batch: Batch | undefined;
+
+  constructor(nc: NatsConnection, prefix: string, timeoutMs: number) {
+    this.#nc = nc;
+    this.#prefix = prefix;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  send(channel: string, bytes: Uint8Array): Promise<PublishResult> {
+    const subject = subjectOf(this.#prefix, channel);
+    try {
+      assertUsable(this.#nc, `publish to ${subject}`);
+      assertFitsServer(this.#nc, channel, bytes);
+    } catch (error) {
+      return Promise.reject(
+        error instanceof RangeError
+          ? error
+          : backendError(`could not publish to ${subject}`, error),
+      );
+    }
+    let batch = this.#batch;
+    if (!batch) {
+      batch = this.#batch = { records: [] };
+      queueMicrotask(() => this.#flushBatch());
+    }
+    const published = deferred<PublishResult>();
+    batch.records.push({ subject, bytes, published });
+    return published.promise;
+  }
+
+  /**
+   * Publishes the records of one tick and a `PING` in one write: the server answers `PONG` only
+   * after it has routed them, which confirms every publish of the batch. (Writing the `PING`
+   * separately would cost a delayed-ACK round on some WebSocket stacks.)
+   */
+  #flushBatch(): void {
+    const batch = this.#batch;
+    this.#batch = undefined;
+    if (!batch) return;
+    const sent: Deferred<PublishResult>[] = [];
+    for (const { subject, bytes, published } of batch.records) {
+      try {
+        this.#nc.publish(subject, bytes);
+        sent.push(published);
+      } catch (error) {
+        published.reject(backendError(`could not publish to ${subject}`, error));
+      }
+    }
+    if (sent.length === 0) return;
+    let flushed: Promise<void>;
+    try {
+      flushed = this.#nc.flush();
+    } catch (error) {
+      flushed = Promise.reject(error);
+    }
+    withTimeout(
+      flushed,
+      this.#timeoutMs,
+      () =>
+        new BackendError(
+          BACKEND,
+          `the NATS server did not confirm a publish within ${this.#timeoutMs} ms; the message may be lost`,
+        ),
+    ).then(() => {
+      for (const published of sent) published.resolve({});
+    }, (error) => {
+      const failure = backendError(
+        "a publish was not confirmed by the NATS server (it may be lost)",
+        error,
+      );
+      for (const published of sent) published.reject(failure);
+    });
+  }
+
+  async open(channel: string, sink: ChannelSink): Promise<void> {
+    const subject = subjectOf(this.#prefix, channel);
+    assertUsable(this.#nc, `subscribe to ${subject}`);
+    let sub: Subscription;
+    try {
+      sub = this.#nc.subscribe(subject, {
+        callback: (error, msg) => {
+          if (error) sink.error(backendError(`subscription to ${subject} failed`, error));
+          else sink.record(plainBytes(msg.data));
+        },
+      });
+    } catch (error) {
+      throw backendError(`could not subscribe to ${subject}`, error);
+    }
+    this.#subs.set(channel, sub);
+    sub.closed.then((result) => {
+      if (result instanceof Error && this.#subs.get(channel) === sub) {
+        this.#subs.delete(channel);
+        sink.error(backendError(`the server ended the subscription to ${subject}`, result));
+      }
+    });
+    try {
+      await withTimeout(
+        this.#nc.flush(),
+        this.#timeoutMs,
+        () =>
+          new BackendError(
+            BACKEND,
+            `the NATS server did not confirm the subscription within ${this.#timeoutMs} ms`,
+          ),
+      );
+    } catch (error) {
+      if (this.#subs.get(channel) === sub) this.#subs.delete(channel);
+      sub.unsubscribe();
+      throw backendError(`could not subscribe to ${subject}`, error);
+    }
+  }
+
+  async close(channel: string): Promise<void> {
+    const sub = this.#subs.get(channel);
+    if (!sub) return;
+    this.#subs.delete(channel);
+    if (this.#nc.isClosed() || sub.isClosed()) return;
+    try {
+      await withTimeout(sub.drain(), this.#timeoutMs, () => new Error("drain timed out"));
+    } catch {
+      if (!sub.isClosed()) sub.unsubscribe();
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    await Promise.all([...this.#subs.keys()].map((channel) => this.close(channel)));
+  }
+}
+
+/**
+ * Event store on NATS core publish/subscribe (at-most-once). Subjects are `<prefix>.<TYPE>`
+ * (`MULTI_CHANNEL`) or `<prefix>.all` (`SINGLE_CHANNEL`); payloads travel as binary.
+ *
+ * The connection is yours: open it with `wsconnect` from `@nats-io/nats-core` (WebSocket: any
+ * runtime with a global `WebSocket`, edge included) or `connect` from `@nats-io/transport-node`
+ * (TCP), pass it in, and close it yourself. `shutdown()` drains only this store's subscriptions.
+ *
+ * `publish` resolves once the server has routed the message (a `PING` after it was answered,
+ * shared by the publishes of one tick) and rejects with a `BackendError` when the connection is
+ * closed or lost before that. Messages in flight during a reconnect may be lost; subscriptions
+ * come back by themselves after a reconnect (the client re-sends them).
+ *
+ * @example
+ * ```ts ignore
+ * import { wsconnect } from "@nats-io/nats-core";
+ * import { NatsEventStore } from "@socketio4ts/stores/nats";
+ *
+ * const nc = await wsconnect({ servers: "ws://127.0.0.1:14280" });
+ * const events = new NatsEventStore(nc, { prefix: "chat-app" });
+ * await events.subscribe("JOIN", (message) => console.log(message.room));
+ * await events.publish("JOIN", { sessionId: "s1", namespace: "/", room: "lobby" });
+ * await events.shutdown();
+ * await nc.close();
+ * ```
+ */
+export class NatsEventStore extends BaseEventStore {
+  /** The connection this store publishes and subscribes on (owned by the caller). */
+  readonly connection: NatsConnection;
+
+  /**
+   * @param nc an open NATS connection (WebSocket or TCP); never closed by the store.
+   * @param options node id, mode, prefix, codec, error hook, size limit and timeout.
+   * @throws {TypeError} when `nc` is not a NATS connection.
+   * @throws {RangeError} when `maxMessageBytes` is over the server's `max_payload`.
+   */
+  constructor(nc: NatsConnection, options: NatsEventStoreOptions = {}) {
+    assertNatsConnection(nc);
+    const timeoutMs = positiveInteger("timeoutMs", options.timeoutMs, DEFAULT_NATS_TIMEOUT_MS);
+    const maxMessageBytes = resolveMaxMessageBytes(nc, options.maxMessageBytes);
+    super(
+      new NatsCoreTransport(nc, resolvePrefix(options), timeoutMs),
+      { kind: EventStoreKind.PUBSUB, publishMode: PublishMode.UNRELIABLE },
+      { ...options, maxMessageBytes },
+    );
+    this.connection = nc;
+  }
+}

@@ -1,0 +1,418 @@
+/**
+ * {@linkcode NatsJetStreamEventStore}: cluster events on a NATS JetStream stream (at-least-once,
+ * offsets, replay), on a connection the user opened (WebSocket or TCP).
+ *
+ * @module
+ */
+
+import { nanos, type NatsConnection } from "@nats-io/nats-core";
+import {
+  type Consumer,
+  type ConsumerMessages,
+  DeliverPolicy,
+  DiscardPolicy,
+  jetstream,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import {
+  BackendError,
+  BaseEventStore,
+  type ChannelSink,
+  EventStoreKind,
+  type EventStoreOptions,
+  type EventTransport,
+  PublishMode,
+  type PublishResult,
+  resolvePrefix,
+} from "../core/mod.ts";
+import {
+  assertFitsServer,
+  assertUsable,
+  BACKEND,
+  backendError,
+  plainBytes,
+  positiveInteger,
+  streamNameOf,
+  subjectOf,
+  withTimeout,
+} from "./_shared.ts";
+import {
+  assertNatsConnection,
+  DEFAULT_NATS_TIMEOUT_MS,
+  resolveMaxMessageBytes,
+} from "./nats_event_store.ts";
+
+/** Retention limits of the stream a {@linkcode NatsJetStreamEventStore} creates. */
+export interface JetStreamRetention {
+  /** Most messages kept in the stream (oldest dropped first); 1,000,000 by default. */
+  readonly maxMsgs?: number;
+  /** Most bytes kept in the stream (oldest dropped first); unlimited by default. */
+  readonly maxBytes?: number;
+  /** Longest a message is kept, in milliseconds; 24 hours by default. */
+  readonly maxAgeMs?: number;
+}
+
+/** Options of {@linkcode NatsJetStreamEventStore}. */
+export interface NatsJetStreamEventStoreOptions extends EventStoreOptions {
+  /** Stream name; the prefix with `.` replaced by `_` by default. */
+  readonly stream?: string;
+  /** Limits of the stream when this store creates it (an existing stream keeps its own). */
+  readonly retention?: JetStreamRetention;
+  /** Where the stream keeps messages when this store creates it; `"file"` by default. */
+  readonly storage?: "file" | "memory";
+  /** Replicas of the stream when this store creates it; 1 by default. */
+  readonly replicas?: number;
+  /** How long a publish waits for the stream's acknowledgement, in ms; 5000 by default. */
+  readonly timeoutMs?: number;
+  /**
+   * Extra attempts of a publish that got no acknowledgement (timeout or no responder); 1 by
+   * default. Retried publishes carry a `Nats-Msg-Id`, so the stream stores them once.
+   */
+  readonly publishRetries?: number;
+  /** Messages pulled per request by each consumer; 256 by default. */
+  readonly batchSize?: number;
+}
+
+const DEFAULT_MAX_MSGS = 1_000_000;
+const DEFAULT_MAX_AGE_MS = 24 * 60 * 60 * 1000;
+/** Bytes kept free under `max_payload` for the `Nats-Msg-Id` header of retried publishes. */
+const HEADER_RESERVE = 128;
+const STREAM_NAME_PATTERN = /^[^.*>\s/\\]{1,255}$/;
+
+interface OpenConsumer {
+  readonly consumer: Consumer;
+  readonly messages: ConsumerMessages;
+}
+
+function isApiError(error: unknown, code: number): boolean {
+  return error instanceof JetStreamApiError && error.code === code;
+}
+
+function limit(name: string, value: number | undefined, fallback: number): number {
+  const resolved = value ?? fallback;
+  if (!Number.isSafeInteger(resolved) || (resolved <= 0 && resolved !== -1)) {
+    throw new RangeError(
+      `retention.${name} must be a positive integer (or -1 for no limit), received ${
+        String(value)
+      }`,
+    );
+  }
+  return resolved;
+}
+
+class JetStreamTransport implements EventTransport {
+  readonly #nc: NatsConnection;
+  readonly #js: JetStreamClient;
+  readonly #prefix: string;
+  readonly #config: Partial<StreamConfig> & { name: string; subjects: string[] };
+  readonly #timeoutMs: number;
+  readonly #attempts: number;
+  readonly #batchSize: number;
+  readonly #consumers = new Map<string, OpenConsumer>();
+  #ready: Promise<JetStreamManager> | undefined;
+  #manager: JetStreamManager | undefined;
+
+  constructor(
+    nc: NatsConnection,
+    prefix: string,
+    config: Partial<StreamConfig> & { name: string; subjects: string[] },
+    timeoutMs: number,
+    attempts: number,
+    batchSize: number,
+  ) {
+    this.#nc = nc;
+    this.#js = jetstream(nc, { timeout: timeoutMs });
+    this.#prefix = prefix;
+    this.#config = config;
+    this.#timeoutMs = timeoutMs;
+    this.#attempts = attempts;
+    this.#batchSize = batchSize;
+  }
+
+  get stream(): string {
+    return this.#config.name;
+  }
+
+  /** Creates the stream if it is missing (once; retried after a failure). */
+  ensureStream(): Promise<JetStreamManager> {
+    this.#ready ??= this.#createStream().then((manager) => {
+      this.#manager = manager;
+      return manager;
+    }, (error) => {
+      this.#ready = undefined;
+      throw error;
+    });
+    return this.#ready;
+  }
+
+  async #createStream(): Promise<JetStreamManager> {
+    const name = this.#config.name;
+    let manager: JetStreamManager;
+    try {
+      manager = await jetstreamManager(this.#nc, { timeout: this.#timeoutMs });
+    } catch (error) {
+      throw backendError(
+        "JetStream is not available on this connection (is the server started with JetStream, and the account allowed to use it?)",
+        error,
+      );
+    }
+    const check = async (): Promise<boolean> => {
+      try {
+        const info = await manager.streams.info(name);
+        const wanted = this.#config.subjects[0]!;
+        if (!info.config.subjects?.includes(wanted)) {
+          throw new BackendError(
+            BACKEND,
+            `stream ${name} exists but does not capture ${wanted} (its subjects: ${
+              JSON.stringify(info.config.subjects ?? [])
+            }); choose another prefix or stream name`,
+          );
+        }
+        return true;
+      } catch (error) {
+        if (isApiError(error, JetStreamApiCodes.StreamNotFound)) return false;
+        throw backendError(`could not read stream ${name}`, error);
+      }
+    };
+    if (await check()) return manager;
+    try {
+      await manager.streams.add(this.#config);
+    } catch (error) {
+      // Another node may have created it meanwhile (with other limits): use it if it fits.
+      if (await check().catch(() => false)) return manager;
+      throw backendError(`could not create stream ${name}`, error);
+    }
+    return manager;
+  }
+
+  send(channel: string, bytes: Uint8Array): Promise<PublishResult> {
+    const subject = subjectOf(this.#prefix, channel);
+    try {
+      assertUsable(this.#nc, `publish to ${subject}`);
+      assertFitsServer(this.#nc, channel, bytes, this.#attempts > 1 ? HEADER_RESERVE : 0);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#manager) return this.#publish(subject, bytes);
+    return this.ensureStream().then(() => this.#publish(subject, bytes));
+  }
+
+  async #publish(subject: string, bytes: Uint8Array): Promise<PublishResult> {
+    try {
+      const ack = await this.#js.publish(subject, bytes, {
+        timeout: this.#timeoutMs,
+        ...(this.#attempts > 1 ? { retries: this.#attempts, msgID: crypto.randomUUID() } : {}),
+      });
+      return { offset: String(ack.seq) };
+    } catch (error) {
+      throw backendError(
+        `publish to ${subject} got no acknowledgement from stream ${this.#config.name} (after ${this.#attempts} attempt${
+          this.#attempts === 1 ? "" : "s"
+        } of ${this.#timeoutMs} ms)`,
+        error,
+      );
+    }
+  }
+
+  async open(channel: string, sink: ChannelSink, fromOffset?: string): Promise<void> {
+    const subject = subjectOf(this.#prefix, channel);
+    let start: number | undefined;
+    if (fromOffset !== undefined) {
+      if (!/^\d{1,15}$/.test(fromOffset)) {
+        throw new TypeError(
+          `fromOffset of a JetStream store is a stream sequence number, received ${
+            JSON.stringify(fromOffset)
+          }`,
+        );
+      }
+      start = Number(fromOffset) + 1;
+    }
+    assertUsable(this.#nc, `subscribe to ${subject}`);
+    const manager = await this.ensureStream();
+    const stream = this.#config.name;
+    let entry: OpenConsumer;
+    try {
+      // "New" messages are those after the stream's current last sequence. An explicit start
+      // sequence (rather than deliver_policy "new") also lets the ordered consumer resume from
+      // its cursor when it is recreated after a reconnect.
+      start ??= (await manager.streams.info(stream)).state.last_seq + 1;
+      const consumer = await this.#js.consumers.get(stream, {
+        filter_subjects: subject,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: start,
+      });
+      const messages = await consumer.consume({
+        max_messages: this.#batchSize,
+        callback: (msg) => sink.record(plainBytes(msg.data), String(msg.seq)),
+      });
+      entry = { consumer, messages };
+    } catch (error) {
+      throw backendError(`could not start a consumer of ${subject} on stream ${stream}`, error);
+    }
+    this.#consumers.set(channel, entry);
+    void this.#watch(channel, subject, entry, sink);
+  }
+
+  async #watch(
+    channel: string,
+    subject: string,
+    entry: OpenConsumer,
+    sink: ChannelSink,
+  ): Promise<void> {
+    const current = () => this.#consumers.get(channel) === entry;
+    entry.messages.closed().then((result) => {
+      if (result instanceof Error && current()) {
+        this.#consumers.delete(channel);
+        sink.error(backendError(`the consumer of ${subject} stopped`, result));
+      }
+    }, () => {});
+    try {
+      for await (const status of entry.messages.status()) {
+        if (!current()) break;
+        if (status.type === "stream_not_found") {
+          sink.error(
+            new BackendError(
+              BACKEND,
+              `stream ${this.#config.name} was not found while consuming ${subject}; retrying`,
+            ),
+          );
+        }
+      }
+    } catch {
+      // the status iterator ends with the consumer
+    }
+  }
+
+  async close(channel: string): Promise<void> {
+    const entry = this.#consumers.get(channel);
+    if (!entry) return;
+    this.#consumers.delete(channel);
+    entry.messages.stop();
+    await withTimeout(entry.messages.closed(), this.#timeoutMs, () => new Error("stop timed out"))
+      .catch(() => {});
+    if (this.#nc.isClosed() || this.#nc.isDraining()) return;
+    // Ordered consumers are ephemeral; delete now rather than after the inactivity threshold.
+    await withTimeout(entry.consumer.delete(), this.#timeoutMs, () => new Error("delete timed out"))
+      .catch(() => {});
+  }
+
+  async shutdown(): Promise<void> {
+    await Promise.all([...this.#consumers.keys()].map((channel) => this.close(channel)));
+  }
+}
+
+/**
+ * Event store on a NATS JetStream stream (at-least-once). One stream per prefix captures
+ * `<prefix>.>`; each event type is a subject `<prefix>.<TYPE>` (`<prefix>.all` in
+ * `SINGLE_CHANNEL` mode). The stream is created when missing (concurrent creation by several
+ * nodes is fine; an existing stream keeps its limits). Each subscribed channel is read by an
+ * ephemeral ordered consumer of this node, starting after the stream's last message or after a
+ * given `fromOffset`; the stream sequence is the `offset` of each delivered message, and
+ * `publish` resolves with the sequence once the stream acknowledged the message (it rejects with
+ * a `BackendError` when no acknowledgement arrives after the configured retries).
+ *
+ * Works on a WebSocket connection (`wsconnect` from `@nats-io/nats-core`) or a TCP one (`connect`
+ * from `@nats-io/transport-node`); the connection is yours to close.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect } from "@nats-io/transport-node";
+ * import { NatsJetStreamEventStore } from "@socketio4ts/stores/nats";
+ *
+ * const nc = await connect({ servers: "127.0.0.1:14222" });
+ * const events = new NatsJetStreamEventStore(nc, {
+ *   prefix: "chat-app",
+ *   retention: { maxMsgs: 100_000, maxAgeMs: 60 * 60 * 1000 },
+ * });
+ * await events.subscribe("DISPATCH", (message) => console.log(message.offset, message.packet));
+ * const { offset } = await events.publish("DISPATCH", { namespace: "/", room: "", packet: "hi" });
+ * console.log(`stored at sequence ${offset}`);
+ * await events.shutdown();
+ * await nc.close();
+ * ```
+ */
+export class NatsJetStreamEventStore extends BaseEventStore {
+  /** The connection this store works on (owned by the caller). */
+  readonly connection: NatsConnection;
+  /** Name of the stream. */
+  readonly stream: string;
+  readonly #transport: JetStreamTransport;
+
+  /**
+   * @param nc an open NATS connection (WebSocket or TCP) to a server with JetStream; never closed
+   *   by the store.
+   * @param options stream, retention and the options every event store accepts.
+   * @throws {TypeError} when `nc` is not a NATS connection or the stream name is invalid.
+   * @throws {RangeError} for invalid limits, or `maxMessageBytes` over the server's `max_payload`.
+   */
+  constructor(nc: NatsConnection, options: NatsJetStreamEventStoreOptions = {}) {
+    assertNatsConnection(nc);
+    const prefix = resolvePrefix(options);
+    const stream = options.stream ?? streamNameOf(prefix);
+    if (typeof stream !== "string" || !STREAM_NAME_PATTERN.test(stream)) {
+      throw new TypeError(
+        `stream must be 1-255 characters without . * > / \\ or spaces, received ${
+          JSON.stringify(stream)
+        }`,
+      );
+    }
+    const timeoutMs = positiveInteger("timeoutMs", options.timeoutMs, DEFAULT_NATS_TIMEOUT_MS);
+    const retries = options.publishRetries ?? 1;
+    if (!Number.isSafeInteger(retries) || retries < 0) {
+      throw new RangeError(
+        `publishRetries must be a non-negative integer, received ${String(retries)}`,
+      );
+    }
+    const batchSize = positiveInteger("batchSize", options.batchSize, 256);
+    const replicas = positiveInteger("replicas", options.replicas, 1);
+    const storage = options.storage ?? "file";
+    if (storage !== "file" && storage !== "memory") {
+      throw new TypeError(`storage must be "file" or "memory", received ${String(storage)}`);
+    }
+    const retention = options.retention ?? {};
+    const maxAgeMs = limit("maxAgeMs", retention.maxAgeMs, DEFAULT_MAX_AGE_MS);
+    const config = {
+      name: stream,
+      subjects: [`${prefix}.>`],
+      retention: RetentionPolicy.Limits,
+      discard: DiscardPolicy.Old,
+      storage: storage === "file" ? StorageType.File : StorageType.Memory,
+      num_replicas: replicas,
+      max_msgs: limit("maxMsgs", retention.maxMsgs, DEFAULT_MAX_MSGS),
+      max_bytes: limit("maxBytes", retention.maxBytes, -1),
+      max_age: maxAgeMs === -1 ? 0 : nanos(maxAgeMs),
+    };
+    const attempts = retries + 1;
+    const maxMessageBytes = resolveMaxMessageBytes(
+      nc,
+      options.maxMessageBytes,
+      attempts > 1 ? HEADER_RESERVE : 0,
+    );
+    const transport = new JetStreamTransport(nc, prefix, config, timeoutMs, attempts, batchSize);
+    super(
+      transport,
+      { kind: EventStoreKind.STREAM, publishMode: PublishMode.RELIABLE },
+      { ...options, maxMessageBytes },
+    );
+    this.connection = nc;
+    this.stream = stream;
+    this.#transport = transport;
+  }
+
+  /**
+   * Creates the stream now if it is missing (publish and subscribe do it on first use). Useful to
+   * surface a configuration problem at startup.
+   *
+   * @throws {BackendError} when JetStream is unavailable or the stream cannot be created.
+   */
+  async ready(): Promise<void> {
+    await this.#transport.ensureStream();
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * Helpers of the NATS tests: connections to the harness server over both transports, and event
+ * store makers whose `shutdown()` also closes the connection the test opened.
+ *
+ * @module
+ */
+
+import { type NatsConnection, wsconnect } from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import type { EventStore, EventStoreOptions } from "../../mod.ts";
+import {
+  NatsEventStore,
+  type NatsEventStoreOptions,
+  NatsJetStreamEventStore,
+  type NatsJetStreamEventStoreOptions,
+} from "../../src/nats/mod.ts";
+import { NATS_PORT, NATS_WS_PORT } from "../../scripts/services/nats.ts";
+
+/** TCP address of the harness server. */
+export const NATS_TCP = `127.0.0.1:${NATS_PORT}`;
+/** WebSocket URL of the harness server. */
+export const NATS_WS = `ws://127.0.0.1:${NATS_WS_PORT}`;
+
+/** A transport under test. */
+export type Transport = "ws" | "tcp";
+
+/** Options common to the test connections: quiet, fast reconnects, no echo of nothing special. */
+export interface ConnectOptions {
+  readonly servers?: string;
+  readonly token?: string;
+  readonly user?: string;
+  readonly pass?: string;
+  readonly maxReconnectAttempts?: number;
+  readonly reconnectTimeWait?: number;
+}
+
+let connecting: Promise<unknown> = Promise.resolve();
+
+/**
+ * Opens a connection over `transport` (harness server unless `servers` is given).
+ *
+ * nats.js 3.4 keeps ONE transport factory per process: `wsconnect` and `connect` each install
+ * theirs globally, and the factory is read while dialling (and again on every reconnect). Two
+ * connects in flight at once over different transports therefore dial with the wrong one, so the
+ * tests open connections one after the other.
+ */
+export function connectOver(
+  transport: Transport,
+  options: ConnectOptions = {},
+): Promise<NatsConnection> {
+  const next = connecting.then(() => dial(transport, options));
+  connecting = next.catch(() => {});
+  return next;
+}
+
+function dial(transport: Transport, options: ConnectOptions): Promise<NatsConnection> {
+  const servers = options.servers ?? (transport === "ws" ? NATS_WS : NATS_TCP);
+  const common = {
+    servers,
+    name: `socketio4ts-test-${transport}`,
+    ...(options.token !== undefined ? { token: options.token } : {}),
+    ...(options.user !== undefined ? { user: options.user } : {}),
+    ...(options.pass !== undefined ? { pass: options.pass } : {}),
+    ...(options.maxReconnectAttempts !== undefined
+      ? { maxReconnectAttempts: options.maxReconnectAttempts }
+      : {}),
+    ...(options.reconnectTimeWait !== undefined
+      ? { reconnectTimeWait: options.reconnectTimeWait }
+      : {}),
+  };
+  return transport === "ws" ? wsconnect(common) : connect(common);
+}
+
+/** Makes `store.shutdown()` close `nc` afterwards (the test owns the connection). */
+export function owningConnection<T extends EventStore>(store: T, nc: NatsConnection): T {
+  const shutdown = store.shutdown.bind(store);
+  let closing: Promise<void> | undefined;
+  store.shutdown = () => {
+    closing ??= (async () => {
+      try {
+        await shutdown();
+      } finally {
+        if (!nc.isClosed()) await nc.close();
+      }
+    })();
+    return closing;
+  };
+  return store;
+}
+
+/** A core store on its own connection over `transport`, closed with the store. */
+export async function coreNode(
+  transport: Transport,
+  options: NatsEventStoreOptions,
+): Promise<NatsEventStore> {
+  const nc = await connectOver(transport);
+  return owningConnection(new NatsEventStore(nc, options), nc);
+}
+
+/** Streams created by {@linkcode jetStreamNode} in this process, deleted by {@linkcode deleteStreams}. */
+export const createdStreams: Set<string> = new Set();
+
+/** A JetStream store on its own connection over `transport`, closed with the store. */
+export async function jetStreamNode(
+  transport: Transport,
+  options: NatsJetStreamEventStoreOptions,
+): Promise<NatsJetStreamEventStore> {
+  const nc = await connectOver(transport);
+  const store = owningConnection(new NatsJetStreamEventStore(nc, options), nc);
+  createdStreams.add(store.stream);
+  return store;
+}
+
+/**
+ * Deletes the streams the tests created on the harness server (stores that never published or
+ * subscribed created none). Returns how many were deleted and how many of `names` still exist.
+ */
+export async function deleteStreams(
+  names: Iterable<string> = createdStreams,
+): Promise<{ deleted: number; remaining: number }> {
+  const nc = await connectOver("tcp");
+  const wanted = new Set(names);
+  let deleted = 0;
+  try {
+    const jsm = await jetstreamManager(nc);
+    for (const name of wanted) {
+      if (await jsm.streams.delete(name).catch(() => false)) deleted++;
+    }
+    let remaining = 0;
+    for await (const name of jsm.streams.names()) if (wanted.has(name)) remaining++;
+    return { deleted, remaining };
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Alternates transports: even nodes on WebSocket, odd ones on TCP. */
+export function alternating(): (options: EventStoreOptions) => Transport {
+  let count = 0;
+  return () => (count++ % 2 === 0 ? "ws" : "tcp");
+}
