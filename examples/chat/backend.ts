@@ -11,6 +11,7 @@
  * | `SOCKETIO4TS_KAFKA_BROKERS` | Kafka brokers, comma-separated (e.g. `127.0.0.1:19092`) |
  * | `SOCKETIO4TS_HAZELCAST_ADDRESS` | Hazelcast member (e.g. `127.0.0.1:15701`): storage + events |
  * | `SOCKETIO4TS_HAZELCAST_CLUSTER` | Hazelcast cluster name (`dev` by default) |
+ * | `SOCKETIO4TS_HAZELCAST_EVENTS` | `reliable` (default, reliable topic) or `pubsub` (fire-and-forget) |
  * | `SOCKETIO4TS_PREFIX` | channel/key prefix shared by the cluster (`socketio4ts-chat`) |
  * | `SOCKETIO4TS_NODE_ID` | this node's id (random by default) |
  *
@@ -18,7 +19,7 @@
  * follows it arrive in order.
  */
 
-import { EventStoreMode, MemoryStoreFactory, type StoreFactory } from "../../mod.ts";
+import { EventStoreMode, MemoryStoreFactory, PublishMode, type StoreFactory } from "../../mod.ts";
 
 /** A store factory and what to release after it. */
 export interface ChosenBackend {
@@ -112,6 +113,7 @@ export async function backendFromEnv(env: EnvReader): Promise<ChosenBackend> {
   const hazelcastAddress = env("SOCKETIO4TS_HAZELCAST_ADDRESS");
   if (hazelcastAddress) {
     const hazelcast = await import("../../src/hazelcast/mod.ts");
+    const kind = env("SOCKETIO4TS_HAZELCAST_EVENTS") === "pubsub" ? "pubsub" : "reliable topic";
     const factory = new hazelcast.HazelcastStoreFactory({
       prefix,
       clientConfig: {
@@ -119,11 +121,14 @@ export async function backendFromEnv(env: EnvReader): Promise<ChosenBackend> {
         network: { clusterMembers: [hazelcastAddress] },
         properties: { "hazelcast.logging.level": "OFF" },
       },
-      eventStoreOptions: common,
+      eventStoreOptions: {
+        ...common,
+        publishMode: kind === "pubsub" ? PublishMode.UNRELIABLE : PublishMode.RELIABLE,
+      },
     });
     return {
       factory,
-      label: `hazelcast reliable topic at ${hazelcastAddress}`,
+      label: `hazelcast ${kind} at ${hazelcastAddress}`,
       close: () => factory.shutdown(),
     };
   }
