@@ -1,0 +1,225 @@
+/**
+ * What is special about the NATS event stores: the user's connection stays open and usable after
+ * `shutdown()`, only the store's own subscriptions / consumers go away (seen by the server), the
+ * JetStream stream (limits, concurrent creation, conflicts), publishes without acknowledgement,
+ * argument checks.
+ */
+
+import assert from "node:assert/strict";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { BackendError, DEFAULT_MAX_MESSAGE_BYTES } from "../../mod.ts";
+import { NatsEventStore, NatsJetStreamEventStore } from "../../src/nats/mod.ts";
+import { NATS_MONITOR_PORT } from "../../scripts/services/nats.ts";
+import { Inbox, randomPrefix, within } from "../conformance/_helpers.ts";
+import { requireService, serviceTest } from "../_services.ts";
+import { connectOver, deleteStreams, type Transport } from "./_nats.ts";
+
+const nats = await requireService("nats");
+
+/** Subjects the server holds for one client connection (monitor endpoint). */
+async function serverSubscriptions(nc: NatsConnection): Promise<string[]> {
+  const cid = nc.info?.client_id;
+  assert.ok(cid !== undefined);
+  const response = await fetch(
+    `http://127.0.0.1:${NATS_MONITOR_PORT}/connz?cid=${cid}&subs=1`,
+  );
+  const body = await response.json() as {
+    connections: { subscriptions_list?: string[] }[];
+  };
+  return body.connections[0]?.subscriptions_list ?? [];
+}
+
+for (const transport of ["ws", "tcp"] as Transport[]) {
+  serviceTest(
+    nats,
+    `NatsEventStore (${transport}): shutdown() removes only its own subscriptions from the server and leaves the connection open`,
+    async () => {
+      const nc = await connectOver(transport);
+      try {
+        const prefix = randomPrefix();
+        const own = nc.subscribe(`${prefix}.mine`, { callback: () => {} });
+        const store = new NatsEventStore(nc, { prefix, nodeId: "a" });
+        await store.subscribe("JOIN", () => {});
+        await store.subscribe("LEAVE", () => {});
+        assert.deepStrictEqual((await serverSubscriptions(nc)).sort(), [
+          `${prefix}.JOIN`,
+          `${prefix}.LEAVE`,
+          `${prefix}.mine`,
+        ]);
+        await store.shutdown();
+        assert.equal(nc.isClosed(), false);
+        assert.deepStrictEqual(await serverSubscriptions(nc), [`${prefix}.mine`]);
+        // The connection still works for its owner, and for a new store.
+        const other = new NatsEventStore(nc, { prefix, nodeId: "b" });
+        const inbox = await new Inbox().listen(other, "JOIN");
+        const third = new NatsEventStore(nc, { prefix, nodeId: "c" });
+        await third.publish("JOIN", { sessionId: "s", namespace: "/", room: "after" });
+        await inbox.waitFor(1);
+        await Promise.all([other.shutdown(), third.shutdown()]);
+        own.unsubscribe();
+        assert.equal(store.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES);
+      } finally {
+        await nc.close();
+      }
+    },
+  );
+}
+
+serviceTest(
+  nats,
+  "NatsEventStore: publish rejects with a BackendError once the user closed the connection",
+  async () => {
+    const nc = await connectOver("tcp");
+    const store = new NatsEventStore(nc, { prefix: randomPrefix() });
+    await nc.close();
+    await assert.rejects(
+      store.publish("CONNECT", { sessionId: "s" }),
+      (error: unknown) =>
+        error instanceof BackendError && /connection is closed/.test(error.message),
+    );
+    await assert.rejects(store.subscribe("CONNECT", () => {}), BackendError);
+    await store.shutdown();
+  },
+);
+
+serviceTest(nats, "NatsEventStore: arguments are checked", async () => {
+  const nc = await connectOver("tcp");
+  try {
+    assert.throws(() => new NatsEventStore({} as NatsConnection), TypeError);
+    assert.throws(
+      () => new NatsEventStore(nc, { maxMessageBytes: 64 * 1024 * 1024 }),
+      (error: unknown) => error instanceof RangeError && /max_payload/.test(error.message),
+    );
+    assert.throws(() => new NatsEventStore(nc, { timeoutMs: 0 }), RangeError);
+    assert.throws(() => new NatsEventStore(nc, { prefix: "a b" }), TypeError);
+    assert.throws(() => new NatsJetStreamEventStore(nc, { stream: "a.b" }), TypeError);
+    assert.throws(
+      () => new NatsJetStreamEventStore(nc, { retention: { maxMsgs: 0 } }),
+      RangeError,
+    );
+    assert.throws(() => new NatsJetStreamEventStore(nc, { publishRetries: -1 }), RangeError);
+    const js = new NatsJetStreamEventStore(nc, { prefix: randomPrefix() });
+    await assert.rejects(js.subscribe("JOIN", () => {}, { fromOffset: "1-0" }), TypeError);
+    await js.shutdown();
+  } finally {
+    await nc.close();
+  }
+});
+
+serviceTest(
+  nats,
+  "NatsJetStreamEventStore: creates its stream with the configured limits, once, even when nodes race",
+  async () => {
+    const nc = await connectOver("tcp");
+    const prefix = `${randomPrefix("js")}.app`;
+    const retention = { maxMsgs: 500, maxBytes: 4 * 1024 * 1024, maxAgeMs: 60_000 };
+    const stores = Array.from(
+      { length: 6 },
+      (_, index) => new NatsJetStreamEventStore(nc, { prefix, retention, nodeId: `n${index}` }),
+    );
+    try {
+      assert.equal(stores[0]!.stream, prefix.replaceAll(".", "_"));
+      await Promise.all(stores.map((store) => store.ready()));
+      const jsm = await jetstreamManager(nc);
+      const info = await jsm.streams.info(stores[0]!.stream);
+      assert.deepStrictEqual(info.config.subjects, [`${prefix}.>`]);
+      assert.equal(info.config.max_msgs, 500);
+      assert.equal(info.config.max_bytes, 4 * 1024 * 1024);
+      assert.equal(info.config.max_age, 60_000 * 1_000_000);
+      assert.equal(info.config.storage, "file");
+      // A node configured with other limits uses the existing stream as it is.
+      const late = new NatsJetStreamEventStore(nc, { prefix, retention: { maxMsgs: 7 } });
+      stores.push(late);
+      const inbox = await new Inbox().listen(stores[1]!, "JOIN");
+      const result = await late.publish("JOIN", { sessionId: "s", namespace: "/", room: "r" });
+      await inbox.waitFor(1);
+      assert.equal(inbox.messages[0]!.offset, result.offset);
+      assert.equal((await jsm.streams.info(late.stream)).config.max_msgs, 500);
+      // The retention limit applies: old messages are dropped beyond max_msgs.
+      await Promise.all(
+        Array.from(
+          { length: 600 },
+          (_, index) => late.publish("LEAVE", { sessionId: "s", namespace: "/", room: `${index}` }),
+        ),
+      );
+      assert.equal((await jsm.streams.info(late.stream)).state.messages, 500);
+    } finally {
+      await Promise.all(stores.map((store) => store.shutdown()));
+      await deleteStreams([stores[0]!.stream]);
+      await nc.close();
+    }
+  },
+);
+
+serviceTest(
+  nats,
+  "NatsJetStreamEventStore: a stream of that name capturing other subjects is a clear BackendError",
+  async () => {
+    const nc = await connectOver("tcp");
+    const name = randomPrefix("foreign");
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name, subjects: [`${name}-other.>`] });
+    const store = new NatsJetStreamEventStore(nc, { prefix: randomPrefix(), stream: name });
+    try {
+      await assert.rejects(
+        store.ready(),
+        (error: unknown) =>
+          error instanceof BackendError && error.message.includes(`stream ${name} exists`),
+      );
+      await assert.rejects(store.publish("CONNECT", { sessionId: "s" }), BackendError);
+    } finally {
+      await store.shutdown();
+      await jsm.streams.delete(name);
+      await nc.close();
+    }
+  },
+);
+
+serviceTest(
+  nats,
+  "NatsJetStreamEventStore: shutdown() deletes its consumers and leaves the connection open; a publish that gets no ack rejects",
+  async () => {
+    const nc = await connectOver("ws");
+    const prefix = randomPrefix();
+    const store = new NatsJetStreamEventStore(nc, {
+      prefix,
+      nodeId: "a",
+      timeoutMs: 300,
+      publishRetries: 1,
+    });
+    try {
+      await store.subscribe("JOIN", () => {});
+      await store.subscribe("LEAVE", () => {});
+      const jsm = await jetstreamManager(nc);
+      const count = async () => {
+        let consumers = 0;
+        for await (const _ of jsm.consumers.list(store.stream)) consumers++;
+        return consumers;
+      };
+      assert.equal(await count(), 2);
+      await store.unsubscribe("LEAVE");
+      assert.equal(await count(), 1);
+      // Without its stream, nothing acknowledges a publish: it rejects, after the retry.
+      await jsm.streams.delete(store.stream);
+      const started = Date.now();
+      await within(
+        assert.rejects(
+          store.publish("JOIN", { sessionId: "s", namespace: "/", room: "lost" }),
+          (error: unknown) =>
+            error instanceof BackendError && /no acknowledgement/.test(error.message) &&
+            /2 attempts/.test(error.message),
+        ),
+        "the publish to reject",
+      );
+      assert.ok(Date.now() - started < 5_000);
+      await store.shutdown();
+      assert.equal(nc.isClosed(), false);
+      await nc.flush();
+    } finally {
+      await store.shutdown();
+      await deleteStreams([store.stream]);
+      await nc.close();
+    }
+  },
+);
