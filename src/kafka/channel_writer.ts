@@ -1,0 +1,150 @@
+/**
+ * The serialized producer path of one channel: records queue up while a produce request is in
+ * flight and leave together in the next request, so a channel has at most one request in flight
+ * and its order is kept even for concurrent, un-awaited publishes. Batches are bounded in records
+ * and bytes; `lingerMs` waits for more records before a batch is sent.
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import { BackendError } from "../core/mod.ts";
+import { formatOffset } from "./offsets.ts";
+import type { KafkaProducer } from "./options.ts";
+import { describe } from "./topics.ts";
+
+interface Pending {
+  readonly bytes: Uint8Array;
+  readonly resolve: (offset: string) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/** Settings of a {@linkcode ChannelWriter}. */
+export interface ChannelWriterOptions {
+  /** Wait for more records before sending, in ms. */
+  readonly lingerMs: number;
+  /** Most records per request. */
+  readonly batchMaxRecords: number;
+  /** Most value bytes per request (a larger single record goes alone). */
+  readonly batchMaxBytes: number;
+  /** Number of partitions of the topic (batches go round-robin over them). */
+  readonly partitions: number;
+}
+
+/** Sends the records of one topic, one request at a time. */
+export class ChannelWriter {
+  readonly #topic: string;
+  readonly #producer: KafkaProducer;
+  readonly #options: ChannelWriterOptions;
+  readonly #ready: () => Promise<void>;
+  #queue: Pending[] = [];
+  #sending = false;
+  #linger: ReturnType<typeof setTimeout> | undefined;
+  #lingerDone: (() => void) | undefined;
+  #batches = 0;
+  #idle: Promise<void> = Promise.resolve();
+  #markIdle: (() => void) | undefined;
+
+  /**
+   * @param topic the topic written to.
+   * @param producer the producer to send with.
+   * @param ready resolves once the topic exists (awaited before the first request).
+   */
+  constructor(
+    topic: string,
+    producer: KafkaProducer,
+    options: ChannelWriterOptions,
+    ready: () => Promise<void>,
+  ) {
+    this.#topic = topic;
+    this.#producer = producer;
+    this.#options = options;
+    this.#ready = ready;
+  }
+
+  /** Queues one record; resolves with its `<partition>:<offset>` once acknowledged. */
+  write(bytes: Uint8Array): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
+      this.#queue.push({ bytes, resolve, reject });
+      if (!this.#sending) void this.#pump();
+    });
+  }
+
+  /** Resolves once every queued record was sent or rejected. */
+  drained(): Promise<void> {
+    return this.#idle;
+  }
+
+  /** Ends a linger wait at once (used on shutdown). */
+  flush(): void {
+    if (this.#linger !== undefined) clearTimeout(this.#linger);
+    this.#linger = undefined;
+    this.#lingerDone?.();
+  }
+
+  #take(): Pending[] {
+    const batch: Pending[] = [];
+    let bytes = 0;
+    while (this.#queue.length > 0 && batch.length < this.#options.batchMaxRecords) {
+      const next = this.#queue[0]!;
+      if (batch.length > 0 && bytes + next.bytes.byteLength > this.#options.batchMaxBytes) break;
+      batch.push(next);
+      bytes += next.bytes.byteLength;
+      this.#queue.shift();
+    }
+    return batch;
+  }
+
+  async #pump(): Promise<void> {
+    this.#sending = true;
+    this.#idle = new Promise((resolve) => (this.#markIdle = resolve));
+    try {
+      while (this.#queue.length > 0) {
+        if (this.#options.lingerMs > 0 && this.#queue.length < this.#options.batchMaxRecords) {
+          await new Promise<void>((resolve) => {
+            this.#lingerDone = resolve;
+            this.#linger = setTimeout(resolve, this.#options.lingerMs);
+          });
+          this.#linger = undefined;
+          this.#lingerDone = undefined;
+        }
+        const batch = this.#take();
+        await this.#send(batch);
+      }
+    } finally {
+      this.#sending = false;
+      this.#markIdle?.();
+    }
+  }
+
+  async #send(batch: Pending[]): Promise<void> {
+    const partition = this.#batches++ % this.#options.partitions;
+    try {
+      await this.#ready();
+      const result = await this.#producer.send({
+        messages: batch.map(({ bytes }) => ({
+          topic: this.#topic,
+          partition,
+          value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+        })),
+        acks: -1,
+      });
+      const written = result.offsets?.find((entry) =>
+        entry.topic === this.#topic && entry.partition === partition
+      );
+      if (!written) {
+        throw new Error(`the broker acknowledged no offset for partition ${partition}`);
+      }
+      batch.forEach((pending, index) =>
+        pending.resolve(formatOffset(partition, written.offset + BigInt(index)))
+      );
+    } catch (error) {
+      const failure = error instanceof BackendError ? error : new BackendError(
+        "kafka",
+        `could not publish ${batch.length} record(s) to topic ${this.#topic}: ${describe(error)}`,
+        { cause: error },
+      );
+      for (const pending of batch) pending.reject(failure);
+    }
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * {@linkcode KafkaEventStore}: cluster events over Apache Kafka with `@platformatic/kafka`.
+ *
+ * @module
+ */
+
+import {
+  BaseEventStore,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  EventStoreKind,
+  PublishMode,
+  resolvePrefix,
+} from "../core/mod.ts";
+import { KafkaTransport } from "./kafka_transport.ts";
+import { type KafkaEventStoreOptions, resolveKafkaOptions } from "./options.ts";
+
+/**
+ * Event store on Kafka topics. `MULTI_CHANNEL` uses a topic per event type and `SINGLE_CHANNEL`
+ * one topic, named `<prefix>.<channel>` (`<prefix>.JOIN`, …, or `<prefix>.all`) and created when
+ * missing. Every node reads through consumer groups of its own (`<prefix>.<nodeId>.<channel>`),
+ * so each node receives every record (broadcast, never load-balanced), starting at the end of
+ * the topic when it subscribes. Each delivered message carries `offset` = `<partition>:<offset>`,
+ * and `subscribe(type, listener, { fromOffset })` resumes after it. Records of a channel leave
+ * one request at a time through an idempotent producer, so order is kept even for concurrent
+ * publishes; a publish rejects with a `BackendError` when the broker did not acknowledge it
+ * after the configured retries.
+ *
+ * @example
+ * ```ts ignore
+ * import { KafkaEventStore } from "@socketio4ts/stores/kafka";
+ *
+ * await using nodeA = new KafkaEventStore({ brokers: ["127.0.0.1:9092"], nodeId: "node-a" });
+ * await using nodeB = new KafkaEventStore({ brokers: ["127.0.0.1:9092"], nodeId: "node-b" });
+ * const received = new Promise((resolve) => nodeB.subscribe("DISPATCH", resolve));
+ * await nodeA.publish("DISPATCH", { namespace: "/", room: "lobby", packet: ["chat", "hi"] });
+ * console.log(await received);
+ * ```
+ */
+export class KafkaEventStore extends BaseEventStore {
+  readonly #transport: KafkaTransport;
+
+  /**
+   * Creates the store; no connection is made before the first publish or subscribe.
+   *
+   * @param options brokers, client settings, topic and producer settings, and the common options.
+   * @throws {TypeError | RangeError} for invalid options.
+   */
+  constructor(options: KafkaEventStoreOptions) {
+    const nodeId = options.nodeId ?? crypto.randomUUID();
+    const resolved = resolveKafkaOptions(
+      options,
+      nodeId,
+      options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    );
+    const transport = new KafkaTransport(
+      resolvePrefix(options),
+      nodeId,
+      resolved,
+      options.producer,
+    );
+    super(transport, {
+      kind: EventStoreKind.BROKER,
+      publishMode: PublishMode.RELIABLE,
+    }, { ...options, nodeId });
+    this.#transport = transport;
+  }
+
+  /** Topic that carries `type` in this store's mode. */
+  topicOf(type: string): string {
+    return this.#transport.topicOf(this.channelOf(type));
+  }
+
+  /** Consumer groups this node is a member of right now (one per subscribed channel). */
+  get groupIds(): string[] {
+    return this.#transport.groupIds;
+  }
+}
