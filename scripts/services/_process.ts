@@ -547,3 +547,26 @@ export async function startManaged(opts: ManagedProcessOptions): Promise<Managed
   await instance.start();
   return instance;
 }
+
+/**
+ * For `ensure…` functions: when the pid file of a shared instance names a live process of ours
+ * that does not answer yet (another caller is starting it), waits for it. Returns `true` when it
+ * became ready; otherwise stops that process (by pid file) and returns `false`, so the caller
+ * starts a fresh one.
+ */
+export async function awaitStartingShared(
+  name: string,
+  probe: () => Promise<boolean>,
+  timeoutMs: number,
+): Promise<boolean> {
+  const record = readPidFile(name);
+  if (record === undefined || !isRecordAlive(record)) return false;
+  const ready = await waitReady(probe, {
+    name,
+    logFile: record.logFile,
+    pid: record.pid,
+    timeoutMs,
+  }).then(() => true, () => false);
+  if (!ready) await stopByPidFile(name);
+  return ready;
+}

@@ -8,6 +8,7 @@
  */
 
 import {
+  awaitStartingShared,
   ensureExecutable,
   findFreePort,
   ManagedProcess,
@@ -182,6 +183,7 @@ export function renderNatsConfig(config: NatsConfig): string {
  */
 export async function ensureNats(): Promise<ServiceInstance | undefined> {
   if (await natsService.isReady()) return undefined;
+  if (await awaitStartingShared("nats", natsService.isReady, 20_000)) return undefined;
   const binary = await ensureExecutable("nats-server", "nats-server");
   const dir = servicePath("nats");
   const configFile = `${dir}/nats.conf`;

@@ -7,6 +7,7 @@
  */
 
 import {
+  awaitStartingShared,
   ensureExecutable,
   findFreePort,
   ManagedProcess,
@@ -71,6 +72,7 @@ export const redisService: ServiceDefinition = {
  */
 export async function ensureRedis(): Promise<ServiceInstance | undefined> {
   if (await redisService.isReady()) return undefined;
+  if (await awaitStartingShared("redis", redisService.isReady, 20_000)) return undefined;
   const binary = await ensureExecutable("redis-server", "redis-server");
   const dir = servicePath("redis");
   const instance = new ManagedProcess({

@@ -23,7 +23,7 @@
 
 import { Buffer } from "node:buffer";
 import { createClient, RESP_TYPES } from "redis";
-import { ManagedProcess, REPO_ROOT } from "./_process.ts";
+import { awaitStartingShared, ManagedProcess, REPO_ROOT } from "./_process.ts";
 import type { ServiceDefinition, ServiceEndpoint, ServiceInstance } from "./_types.ts";
 
 /** Port of the shared REST endpoint. */
@@ -573,6 +573,7 @@ export async function startUpstashRest(opts: StartUpstashOptions = {}): Promise<
  */
 export async function ensureUpstash(): Promise<ServiceInstance | undefined> {
   if (await upstashService.isReady()) return undefined;
+  if (await awaitStartingShared("upstash", upstashService.isReady, 30_000)) return undefined;
   const instance = new ManagedProcess({
     name: "upstash",
     endpoint: sharedEndpoint,
