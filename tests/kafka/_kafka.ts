@@ -53,3 +53,17 @@ export async function deleteTopics(): Promise<{ deleted: number; remaining: numb
     await admin.close();
   }
 }
+
+/** Members of each consumer group in `groups`, as the broker describes them. */
+export async function groupMembers(
+  groups: readonly string[],
+  brokers: readonly string[] = SHARED_BROKERS,
+): Promise<Map<string, number>> {
+  const admin = adminClient(brokers);
+  try {
+    const described = await admin.describeGroups({ groups: [...groups] });
+    return new Map([...described].map(([id, group]) => [id, group.members.size]));
+  } finally {
+    await admin.close();
+  }
+}

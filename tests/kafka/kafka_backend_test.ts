@@ -1,0 +1,231 @@
+/**
+ * What is special about KafkaEventStore: topic names and settings, concurrent topic creation,
+ * broadcast consumer groups left cleanly on shutdown, a user's producer left open, several
+ * partitions, offsets, and publishing to a broker that is not there.
+ */
+
+import assert from "node:assert/strict";
+import { Producer } from "@platformatic/kafka";
+import { BackendError, type EventMessage } from "../../mod.ts";
+import { groupIdOf, KafkaEventStore, parseOffset } from "../../src/kafka/mod.ts";
+import { findFreePort } from "../../scripts/services/_process.ts";
+import { Inbox, randomPrefix, shutdownAll } from "../conformance/_helpers.ts";
+import { ignoreUnless, requireService } from "../_services.ts";
+import {
+  adminClient,
+  deleteTopics,
+  groupMembers,
+  kafkaNode,
+  SHARED_BROKERS,
+  usedPrefixes,
+} from "./_kafka.ts";
+
+const kafka = await requireService("kafka");
+const ignore = ignoreUnless(kafka);
+
+function join(room: string): { sessionId: string; namespace: string; room: string } {
+  return { sessionId: "s1", namespace: "/", room };
+}
+
+function rooms(messages: readonly EventMessage[]): string[] {
+  return messages.map((message) => ("room" in message ? message.room : message.type));
+}
+
+Deno.test({
+  name: "KafkaEventStore names topics <prefix>.<channel> and creates them with its settings",
+  ignore,
+  async fn() {
+    const prefix = randomPrefix("kt");
+    const multi = kafkaNode({ prefix, nodeId: "a" }, { partitions: 2 });
+    const single = kafkaNode({ prefix, nodeId: "b", mode: "SINGLE_CHANNEL" });
+    const admin = adminClient();
+    try {
+      assert.equal(multi.topicOf("JOIN"), `${prefix}.JOIN`);
+      assert.equal(single.topicOf("JOIN"), `${prefix}.all`);
+      await multi.subscribe("JOIN", () => {});
+      await single.publish("DISPATCH", { namespace: "/", room: "r", packet: 1 });
+      const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(`${prefix}.`));
+      assert.deepStrictEqual(topics.sort(), [`${prefix}.JOIN`, `${prefix}.all`]);
+      const metadata = await admin.metadata({ topics: [`${prefix}.JOIN`, `${prefix}.all`] });
+      assert.equal(metadata.topics.get(`${prefix}.JOIN`)?.partitionsCount, 2);
+      assert.equal(metadata.topics.get(`${prefix}.all`)?.partitionsCount, 1);
+      const [config] = await admin.describeConfigs({
+        resources: [{ resourceType: 2, resourceName: `${prefix}.all`, configurationKeys: [] }],
+      });
+      const maxBytes = config?.configs.find((entry) => entry.name === "max.message.bytes");
+      assert.equal(Number(maxBytes?.value), 2 * 1024 * 1024 + 64 * 1024);
+    } finally {
+      await shutdownAll([multi, single]);
+      await admin.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "KafkaEventStore: nodes creating the same topics at once all succeed",
+  ignore,
+  async fn() {
+    const prefix = randomPrefix("kt");
+    const nodes = Array.from(
+      { length: 6 },
+      (_, index) => kafkaNode({ prefix, nodeId: `n${index}` }),
+    );
+    try {
+      const inboxes = await Promise.all(nodes.map((node) => new Inbox().listen(node, "JOIN")));
+      await Promise.all(nodes.map((node, index) => node.publish("LEAVE", join(`leave-${index}`))));
+      await nodes[0]!.publish("JOIN", join("hello"));
+      for (const inbox of inboxes.slice(1)) await inbox.waitFor(1);
+      assert.deepStrictEqual(inboxes.map((inbox) => rooms(inbox.messages)), [
+        [],
+        ...Array.from({ length: 5 }, () => ["hello"]),
+      ]);
+    } finally {
+      await shutdownAll(nodes);
+    }
+  },
+});
+
+Deno.test({
+  name: "KafkaEventStore: each node its own consumer groups; shutdown() leaves them empty",
+  ignore,
+  async fn() {
+    const prefix = randomPrefix("kt");
+    const a = kafkaNode({ prefix, nodeId: "a" });
+    const b = kafkaNode({ prefix, nodeId: "b" });
+    try {
+      await Promise.all([a, b].map((node) => node.subscribe("JOIN", () => {})));
+      await b.subscribe("LEAVE", () => {});
+      const groups = [...a.groupIds, ...b.groupIds].sort();
+      assert.deepStrictEqual(groups, [
+        groupIdOf(prefix, "a", "JOIN"),
+        groupIdOf(prefix, "b", "JOIN"),
+        groupIdOf(prefix, "b", "LEAVE"),
+      ]);
+      const live = await groupMembers(groups);
+      assert.deepStrictEqual([...live.values()], [1, 1, 1]);
+      await b.unsubscribe("LEAVE");
+      assert.deepStrictEqual(b.groupIds, [groupIdOf(prefix, "b", "JOIN")]);
+      await Promise.all([a.shutdown(), b.shutdown()]);
+      const after = await groupMembers(groups);
+      assert.deepStrictEqual([...after.values()], [0, 0, 0]);
+    } finally {
+      await shutdownAll([a, b]);
+    }
+  },
+});
+
+Deno.test({
+  name: "KafkaEventStore publishes with the user's producer and leaves it open",
+  ignore,
+  async fn() {
+    const prefix = randomPrefix("kt");
+    usedPrefixes.add(prefix);
+    const producer = new Producer({
+      clientId: "user-producer",
+      bootstrapBrokers: [...SHARED_BROKERS],
+      idempotent: true,
+    });
+    const a = new KafkaEventStore({ brokers: SHARED_BROKERS, prefix, nodeId: "a", producer });
+    const b = kafkaNode({ prefix, nodeId: "b" });
+    try {
+      const inbox = await new Inbox().listen(b, "JOIN");
+      await a.publish("JOIN", join("via-user-producer"));
+      await inbox.waitFor(1);
+      await a.shutdown();
+      assert.equal(producer.closed, false);
+      const result = await producer.send({
+        messages: [{ topic: `${prefix}.JOIN`, value: new TextEncoder().encode("raw") as never }],
+      });
+      assert.equal(result.offsets?.[0]?.offset, 1n);
+    } finally {
+      await shutdownAll([a, b]);
+      await producer.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "KafkaEventStore over several partitions delivers everything with per-partition offsets",
+  ignore,
+  async fn() {
+    const prefix = randomPrefix("kt");
+    const a = kafkaNode({ prefix, nodeId: "a" }, { partitions: 3, batchMaxRecords: 10 });
+    const b = kafkaNode({ prefix, nodeId: "b" }, { partitions: 3 });
+    try {
+      const inbox = await new Inbox().listen(b, "JOIN");
+      const sent = Array.from({ length: 90 }, (_, index) => `r${index}`);
+      const results = await Promise.all(sent.map((room) => a.publish("JOIN", join(room))));
+      await inbox.waitFor(sent.length);
+      assert.deepStrictEqual(rooms(inbox.messages).sort(), [...sent].sort());
+      const partitions = new Set(results.map((result) => parseOffset(result.offset).partition));
+      assert.ok(partitions.size > 1, `records spread over partitions ${[...partitions]}`);
+      assert.deepStrictEqual(
+        inbox.messages.map((message) => message.offset).sort(),
+        results.map((result) => result.offset).sort(),
+      );
+    } finally {
+      await shutdownAll([a, b]);
+    }
+  },
+});
+
+Deno.test({
+  name: "KafkaEventStore: a malformed fromOffset rejects with TypeError",
+  ignore,
+  async fn() {
+    const a = kafkaNode({ prefix: randomPrefix("kt"), nodeId: "a" });
+    try {
+      await assert.rejects(a.subscribe("JOIN", () => {}, { fromOffset: "12" }), TypeError);
+      await assert.rejects(a.subscribe("JOIN", () => {}, { fromOffset: "5:1" }), RangeError);
+      await a.subscribe("JOIN", () => {}, { fromOffset: "0:0" });
+    } finally {
+      await a.shutdown();
+    }
+  },
+});
+
+Deno.test({
+  name: "KafkaEventStore rejects bad options with TypeError/RangeError",
+  fn() {
+    assert.throws(() => new KafkaEventStore({ brokers: [] }), TypeError);
+    assert.throws(() => new KafkaEventStore({ brokers: ["x:1"], partitions: 0 }), RangeError);
+    assert.throws(() => new KafkaEventStore({ brokers: ["x:1"], lingerMs: -1 }), RangeError);
+  },
+});
+
+Deno.test({
+  name: "KafkaEventStore: publishing to a broker that is not there rejects after the retries",
+  async fn() {
+    const port = findFreePort(16400);
+    const a = new KafkaEventStore({
+      brokers: [`127.0.0.1:${port}`],
+      nodeId: "a",
+      retries: 2,
+      retryDelayMs: 100,
+      requestTimeoutMs: 1000,
+    });
+    try {
+      const started = performance.now();
+      await assert.rejects(
+        a.publish("JOIN", join("nowhere")),
+        (error: unknown) =>
+          error instanceof BackendError && error.backend === "kafka" &&
+          error.message.includes(`socketio4ts.JOIN`),
+      );
+      assert.ok(performance.now() - started < 15_000);
+      await assert.rejects(a.subscribe("JOIN", () => {}), BackendError);
+    } finally {
+      await a.shutdown();
+    }
+  },
+});
+
+Deno.test({
+  name: "KafkaEventStore backend tests: delete the topics they created",
+  ignore,
+  async fn() {
+    const { deleted, remaining } = await deleteTopics();
+    assert.ok(deleted > 0, "the tests created topics");
+    assert.equal(remaining, 0);
+  },
+});
