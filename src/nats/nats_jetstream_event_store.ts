@@ -84,6 +84,8 @@ const DEFAULT_MAX_MSGS = 1_000_000;
 const DEFAULT_MAX_AGE_MS = 24 * 60 * 60 * 1000;
 /** Bytes kept free under `max_payload` for the `Nats-Msg-Id` header of retried publishes. */
 const HEADER_RESERVE = 128;
+/** Lifetime of a pull request, in ms (nats.js retries a lost consumer at this interval). */
+const PULL_EXPIRES_MS = 5_000;
 const STREAM_NAME_PATTERN = /^[^.*>\s/\\]{1,255}$/;
 
 interface OpenConsumer {
@@ -250,6 +252,9 @@ class JetStreamTransport implements EventTransport {
       });
       const messages = await consumer.consume({
         max_messages: this.#batchSize,
+        // Also the retry interval of the consumer's recovery after a reconnect (nats.js backs off
+        // by `expires`): short, so a restarted server is read again within seconds.
+        expires: PULL_EXPIRES_MS,
         callback: (msg) => sink.record(plainBytes(msg.data), String(msg.seq)),
       });
       entry = { consumer, messages };
