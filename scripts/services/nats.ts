@@ -154,7 +154,14 @@ export function renderNatsConfig(config: NatsConfig): string {
   ];
   if (config.monitorPort !== undefined) lines.push(`http: "127.0.0.1:${config.monitorPort}"`);
   if (config.storeDir !== undefined) {
-    lines.push(`jetstream {`, `  store_dir: ${quote(config.storeDir)}`, `}`);
+    // nats-server keeps its data in a `jetstream` folder inside store_dir.
+    lines.push(
+      `jetstream {`,
+      `  store_dir: ${quote(config.storeDir)}`,
+      `  max_memory_store: 512MB`,
+      `  max_file_store: 4GB`,
+      `}`,
+    );
   }
   lines.push(
     `websocket {`,
@@ -194,7 +201,7 @@ export async function ensureNats(): Promise<ServiceInstance | undefined> {
       port: NATS_PORT,
       wsPort: NATS_WS_PORT,
       monitorPort: NATS_MONITOR_PORT,
-      storeDir: servicePath("nats", "jetstream"),
+      storeDir: dir,
       auth: {},
     }),
   );
@@ -229,7 +236,7 @@ export interface NatsInstance extends ServiceInstance {
   readonly url: string;
   /** `ws://127.0.0.1:<wsPort>` */
   readonly wsUrl: string;
-  /** JetStream store folder, when JetStream is on. */
+  /** JetStream `store_dir` (data in its `jetstream` subfolder), when JetStream is on. */
   readonly storeDir: string | undefined;
 }
 
@@ -242,9 +249,7 @@ export async function startNats(opts: StartNatsOptions = {}): Promise<NatsInstan
   const dir = `${SERVICES_DIR}/instances/${name}`;
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   servicePath("instances", name);
-  const storeDir = opts.jetstream === false
-    ? undefined
-    : servicePath("instances", name, "jetstream");
+  const storeDir = opts.jetstream === false ? undefined : dir;
   const auth: NatsAuth = {
     ...(opts.token !== undefined ? { token: opts.token } : {}),
     ...(opts.user !== undefined ? { user: opts.user } : {}),
