@@ -253,6 +253,8 @@ export interface PidRecord {
   readonly endpoint: ServiceEndpoint;
   /** ISO time of the start. */
   readonly startedAt: string;
+  /** For private (test) instances: pid of the process that started it. */
+  readonly owner?: number;
 }
 
 function pidFilePath(name: string): string {
@@ -307,6 +309,72 @@ export async function stopByPidFile(name: string, graceMs = 10_000): Promise<Sto
   await stopPid(record.pid, { graceMs });
   removePidFile(name);
   return "stopped";
+}
+
+/** Folder of records of private (test) instances, so orphans can be found and stopped. */
+export const INSTANCE_PID_DIR: string = `${PID_DIR}/instances`;
+
+/** Records a private instance (with its owner pid). */
+export function writeInstanceRecord(record: PidRecord): void {
+  try {
+    Deno.mkdirSync(INSTANCE_PID_DIR, { recursive: true });
+    Deno.writeTextFileSync(`${INSTANCE_PID_DIR}/${record.name}.json`, JSON.stringify(record));
+  } catch {
+    // best effort: only used to clean up orphans
+  }
+}
+
+/** Removes the record of a private instance. */
+export function removeInstanceRecord(name: string): void {
+  try {
+    Deno.removeSync(`${INSTANCE_PID_DIR}/${name}.json`);
+  } catch {
+    // absent
+  }
+}
+
+/** Records of private instances whose owner (test process) is gone but which still run. */
+export function orphanInstances(): PidRecord[] {
+  const orphans: PidRecord[] = [];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(INSTANCE_PID_DIR)];
+  } catch {
+    return orphans;
+  }
+  for (const entry of entries) {
+    if (!entry.name.endsWith(".json")) continue;
+    const path = `${INSTANCE_PID_DIR}/${entry.name}`;
+    let record: PidRecord;
+    try {
+      record = JSON.parse(Deno.readTextFileSync(path)) as PidRecord;
+    } catch {
+      continue;
+    }
+    if (record.owner !== undefined && isPidAlive(record.owner)) continue;
+    if (isRecordAlive(record)) orphans.push(record);
+    else {
+      try {
+        Deno.removeSync(path);
+      } catch {
+        // gone
+      }
+    }
+  }
+  return orphans;
+}
+
+/**
+ * Stops private instances left behind by test processes that died (their records name a dead
+ * owner); returns their names.
+ */
+export async function stopOrphanInstances(graceMs = 10_000): Promise<string[]> {
+  const orphans = orphanInstances();
+  await Promise.all(orphans.map(async (record) => {
+    await stopPid(record.pid, { graceMs });
+    removeInstanceRecord(record.name);
+  }));
+  return orphans.map((r) => r.name);
 }
 
 const handedOut = new Set<number>();
@@ -492,17 +560,17 @@ export class ManagedProcess implements ServiceInstance {
     const shared = this.#opts.shared ?? false;
     const proc = spawnService({ ...spec, logFile: this.logFile, detached: shared });
     this.#proc = proc;
-    if (shared) {
-      writePidFile({
-        name: this.name,
-        pid: proc.pid,
-        match: this.#opts.match ?? spec.cmd.replace(/^.*\//, ""),
-        command: [spec.cmd, ...spec.args],
-        logFile: this.logFile,
-        endpoint: this.endpoint,
-        startedAt: new Date().toISOString(),
-      });
-    }
+    const record: PidRecord = {
+      name: this.name,
+      pid: proc.pid,
+      match: this.#opts.match ?? spec.cmd.replace(/^.*\//, ""),
+      command: [spec.cmd, ...spec.args],
+      logFile: this.logFile,
+      endpoint: this.endpoint,
+      startedAt: new Date().toISOString(),
+    };
+    if (shared) writePidFile(record);
+    else writeInstanceRecord({ ...record, owner: Deno.pid });
     try {
       await waitReady(this.#opts.probe, {
         name: this.name,
@@ -523,6 +591,7 @@ export class ManagedProcess implements ServiceInstance {
     await stopPid(proc.pid, { status: proc.status, graceMs: this.#opts.graceMs ?? 10_000 });
     this.#proc = undefined;
     if (this.#opts.shared) removePidFile(this.name);
+    else removeInstanceRecord(this.name);
   }
 
   /** Hard kill (SIGKILL). Idempotent. */
@@ -532,6 +601,7 @@ export class ManagedProcess implements ServiceInstance {
     await killPid(proc.pid, { status: proc.status });
     this.#proc = undefined;
     if (this.#opts.shared) removePidFile(this.name);
+    else removeInstanceRecord(this.name);
   }
 
   /** Stops (if running) and starts again on the same ports and data; resolves once ready. */

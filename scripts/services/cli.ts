@@ -15,7 +15,14 @@
  * @module
  */
 
-import { isRecordAlive, readPidFile, ServiceStartError, stopByPidFile } from "./_process.ts";
+import {
+  isRecordAlive,
+  orphanInstances,
+  readPidFile,
+  ServiceStartError,
+  stopByPidFile,
+  stopOrphanInstances,
+} from "./_process.ts";
 import type { StopOutcome } from "./_process.ts";
 import type { ServiceDefinition, ServiceInstance, ServiceName } from "./_types.ts";
 import { ensureRedis, redisService } from "./redis.ts";
@@ -197,6 +204,10 @@ export async function down(names: readonly ServiceName[]): Promise<void> {
       );
     }
   }));
+  // Private instances of test processes that died without stopping them.
+  for (const name of await stopOrphanInstances()) {
+    line(name, "stopped", "(orphaned test instance: its test process is gone)");
+  }
 }
 
 /** Probes the named services and prints address and state; returns the names that are up. */
@@ -220,6 +231,13 @@ export async function status(names: readonly ServiceName[]): Promise<ServiceName
     } else {
       line(s.name, "down", `${s.address} (start: ${SERVICES[s.name].definition.startHint})`);
     }
+  }
+  for (const orphan of orphanInstances()) {
+    line(
+      orphan.name,
+      "orphan",
+      `pid ${orphan.pid} (test instance whose test process is gone; \`deno task services:down\` stops it)`,
+    );
   }
   return states.filter((s) => s.ready).map((s) => s.name);
 }
