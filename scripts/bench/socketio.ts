@@ -1,0 +1,368 @@
+/**
+ * socket.io cluster benchmark: three server processes, real `socket.io-client` clients on each,
+ * broadcasts from the first node. For each adapter, in the same run and on the same Redis:
+ *
+ * - burst throughput: `--burst` broadcasts sent as fast as the node can, timed until every client
+ *   holds the last one (broadcasts/s);
+ * - latency: `--paced` broadcasts at `--rate` per second, end to end from the emitting server to
+ *   the clients of the two OTHER nodes (p50 / p99, ms).
+ *
+ * Compared: `@socket.io/redis-adapter`, `@socket.io/redis-streams-adapter`, and this library's
+ * adapter over each event backend whose service answers (Redis Pub/Sub and Streams, NATS core
+ * and JetStream, Hazelcast, Kafka when its module exists).
+ *
+ * ```sh
+ * deno run -A scripts/bench/socketio.ts [--clients 5] [--burst 5000] [--paced 2000] [--rate 1000]
+ *   [--size 100] [--only ours-redis-pubsub,redis-adapter]
+ * ```
+ */
+
+import { parseArgs } from "node:util";
+import { createClient } from "redis";
+import { io as connectClient, type Socket } from "socket.io-client";
+import { probeService } from "../../tests/_services.ts";
+import { HAZELCAST_CLUSTER_NAME } from "../services/hazelcast.ts";
+import { NATS_PORT } from "../services/nats.ts";
+
+const { values: flags } = parseArgs({
+  args: Deno.args,
+  options: {
+    clients: { type: "string", default: "5" },
+    burst: { type: "string", default: "5000" },
+    paced: { type: "string", default: "2000" },
+    rate: { type: "string", default: "1000" },
+    size: { type: "string", default: "100" },
+    only: { type: "string" },
+    rounds: { type: "string", default: "3" },
+  },
+});
+const CLIENTS_PER_NODE = Number(flags.clients);
+const BURST = Number(flags.burst);
+const PACED = Number(flags.paced);
+const RATE = Number(flags.rate);
+const SIZE = Number(flags.size);
+const ONLY = flags.only?.split(",");
+const ROUNDS = Number(flags.rounds);
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const SERVER = `${ROOT}scripts/bench/_socketio_server.ts`;
+const REDIS_URL = "redis://127.0.0.1:6379";
+
+interface Variant {
+  readonly name: string;
+  readonly service: "redis" | "nats" | "hazelcast" | "kafka";
+  readonly env: (prefix: string) => Record<string, string>;
+  readonly cleanup?: (prefix: string) => Promise<void>;
+}
+
+async function redisCleanup(prefix: string): Promise<void> {
+  const client = await createClient({ url: REDIS_URL }).connect();
+  try {
+    for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) {
+      if (keys.length > 0) await client.del(keys);
+    }
+  } finally {
+    client.destroy();
+  }
+}
+
+const natsUrl = `nats://127.0.0.1:${NATS_PORT}`;
+const kafkaAvailable = await Deno.stat(`${ROOT}src/kafka/mod.ts`).then(() => true, () => false);
+
+const VARIANTS: Variant[] = [
+  {
+    name: "@socket.io/redis-adapter",
+    service: "redis",
+    env: (prefix) => ({ BENCH_ADAPTER: "redis-adapter", SOCKETIO4TS_PREFIX: prefix }),
+    cleanup: redisCleanup,
+  },
+  {
+    name: "@socket.io/redis-streams-adapter",
+    service: "redis",
+    env: (prefix) => ({ BENCH_ADAPTER: "redis-streams-adapter", SOCKETIO4TS_PREFIX: prefix }),
+    cleanup: redisCleanup,
+  },
+  {
+    name: "ours: Redis Pub/Sub",
+    service: "redis",
+    env: (prefix) => ({
+      BENCH_ADAPTER: "ours",
+      SOCKETIO4TS_REDIS_URL: REDIS_URL,
+      SOCKETIO4TS_REDIS_EVENTS: "pubsub",
+      SOCKETIO4TS_PREFIX: prefix,
+    }),
+    cleanup: redisCleanup,
+  },
+  {
+    name: "ours: Redis Streams",
+    service: "redis",
+    env: (prefix) => ({
+      BENCH_ADAPTER: "ours",
+      SOCKETIO4TS_REDIS_URL: REDIS_URL,
+      SOCKETIO4TS_REDIS_EVENTS: "streams",
+      SOCKETIO4TS_PREFIX: prefix,
+    }),
+    cleanup: redisCleanup,
+  },
+  {
+    name: "ours: NATS core",
+    service: "nats",
+    env: (prefix) => ({
+      BENCH_ADAPTER: "ours",
+      SOCKETIO4TS_NATS_URL: natsUrl,
+      SOCKETIO4TS_PREFIX: prefix,
+    }),
+  },
+  {
+    name: "ours: NATS JetStream",
+    service: "nats",
+    env: (prefix) => ({
+      BENCH_ADAPTER: "ours",
+      SOCKETIO4TS_NATS_URL: natsUrl,
+      SOCKETIO4TS_NATS_EVENTS: "jetstream",
+      SOCKETIO4TS_PREFIX: prefix,
+    }),
+    cleanup: async (prefix) => {
+      const { connect } = await import("@nats-io/transport-node");
+      const { jetstreamManager } = await import("@nats-io/jetstream");
+      const nc = await connect({ servers: natsUrl });
+      await (await jetstreamManager(nc)).streams.delete(prefix).catch(() => false);
+      await nc.close();
+    },
+  },
+  {
+    name: "ours: Hazelcast reliable topic",
+    service: "hazelcast",
+    env: (prefix) => ({
+      BENCH_ADAPTER: "ours",
+      SOCKETIO4TS_HAZELCAST_ADDRESS: "127.0.0.1:15701",
+      SOCKETIO4TS_HAZELCAST_CLUSTER: HAZELCAST_CLUSTER_NAME,
+      SOCKETIO4TS_PREFIX: prefix,
+    }),
+  },
+  ...(kafkaAvailable
+    ? [{
+      name: "ours: Kafka",
+      service: "kafka" as const,
+      env: (prefix: string) => ({
+        BENCH_ADAPTER: "ours",
+        SOCKETIO4TS_KAFKA_BROKERS: "127.0.0.1:19092",
+        SOCKETIO4TS_PREFIX: prefix,
+      }),
+    }]
+    : []),
+];
+
+interface Node {
+  readonly child: Deno.ChildProcess;
+  readonly url: string;
+  readonly log: string[];
+  readonly done: Promise<unknown>;
+}
+
+async function startNode(env: Record<string, string>): Promise<Node> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", ...(Deno.env.get("BENCH_DENO_FLAGS")?.split(" ") ?? []), SERVER],
+    cwd: ROOT,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const log: string[] = [];
+  const ready = Promise.withResolvers<string>();
+  const read = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      log.push(chunk);
+      const match = /READY (\d+)/.exec(chunk);
+      if (match) ready.resolve(`http://127.0.0.1:${match[1]}`);
+    }
+  };
+  const done = Promise.all([read(child.stdout), read(child.stderr)]).then(() =>
+    ready.reject(new Error(`node exited before READY: ${log.join("")}`))
+  );
+  const timer = setTimeout(() => ready.reject(new Error(`no READY: ${log.join("")}`)), 60_000);
+  try {
+    return { child, url: await ready.promise, log, done };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function control(
+  node: Node,
+  op: string,
+  args: Record<string, unknown> = {},
+): Promise<unknown> {
+  const response = await fetch(`${node.url}/control`, {
+    method: "POST",
+    body: JSON.stringify({ op, args }),
+  });
+  return response.json();
+}
+
+async function stopNode(node: Node): Promise<void> {
+  await control(node, "shutdown").catch(() => {});
+  const timer = setTimeout(() => {
+    try {
+      node.child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, 5000);
+  await node.child.status;
+  clearTimeout(timer);
+  await node.done.catch(() => {});
+}
+
+async function waitUntil(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out: ${what}`);
+}
+
+interface Receiver {
+  readonly socket: Socket;
+  readonly remote: boolean;
+  count: number;
+  latencies: number[] | undefined;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+interface Result {
+  readonly name: string;
+  readonly throughput: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly received: number;
+}
+
+async function runVariant(variant: Variant): Promise<Result> {
+  const prefix = `bench-sio-${crypto.randomUUID().slice(0, 8)}`;
+  const nodes: Node[] = [];
+  const receivers: Receiver[] = [];
+  try {
+    for (let i = 0; i < 3; i++) {
+      nodes.push(await startNode({ ...variant.env(prefix), SOCKETIO4TS_NODE_ID: `bench-${i}` }));
+    }
+    for (const node of nodes) {
+      await waitUntil("3 servers", async () => (await control(node, "serverCount")) === 3);
+    }
+    for (const [index, node] of nodes.entries()) {
+      for (let i = 0; i < CLIENTS_PER_NODE; i++) {
+        const socket = connectClient(node.url, { transports: ["websocket"], forceNew: true });
+        const receiver: Receiver = { socket, remote: index !== 0, count: 0, latencies: undefined };
+        socket.on("bench", (_seq: number, sentAt: number) => {
+          receiver.count++;
+          receiver.latencies?.push(performance.timeOrigin + performance.now() - sentAt);
+        });
+        receivers.push(receiver);
+        await new Promise<void>((resolve, reject) => {
+          socket.once("connect", () => resolve());
+          socket.once("connect_error", reject);
+        });
+      }
+    }
+    const allGot = (n: number) => () => Promise.resolve(receivers.every((r) => r.count >= n));
+
+    // warm-up
+    await control(nodes[0]!, "broadcast", { count: 500, size: SIZE });
+    await waitUntil("warm-up", allGot(500));
+
+    // burst throughput
+    for (const r of receivers) r.count = 0;
+    const started = performance.now();
+    await control(nodes[0]!, "broadcast", { count: BURST, size: SIZE });
+    await waitUntil("burst", allGot(BURST), 120_000);
+    const elapsed = performance.now() - started;
+
+    // paced latency
+    for (const r of receivers) {
+      r.count = 0;
+      r.latencies = r.remote ? [] : undefined;
+    }
+    await control(nodes[0]!, "broadcast", { count: PACED, size: SIZE, rate: RATE });
+    await waitUntil("paced", allGot(PACED), 120_000);
+    const latencies = receivers.flatMap((r) => r.latencies ?? []).sort((a, b) => a - b);
+    return {
+      name: variant.name,
+      throughput: BURST / (elapsed / 1000),
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      received: latencies.length,
+    };
+  } finally {
+    for (const r of receivers) r.socket.close();
+    await Promise.all(nodes.map(stopNode));
+    await variant.cleanup?.(prefix).catch(() => {});
+  }
+}
+
+const rounds = new Map<string, Result[]>();
+const available = new Map<string, boolean>();
+const chosen: Variant[] = [];
+for (const variant of VARIANTS) {
+  if (ONLY && !ONLY.some((o) => variant.name.toLowerCase().includes(o.toLowerCase()))) continue;
+  if (!available.has(variant.service)) {
+    available.set(variant.service, (await probeService(variant.service)).available);
+  }
+  if (!available.get(variant.service)) {
+    console.log(`skip ${variant.name}: ${variant.service} is not running`);
+    continue;
+  }
+  chosen.push(variant);
+}
+// Rounds interleave the adapters, so that load from elsewhere on the machine hits all of them.
+for (let round = 1; round <= ROUNDS; round++) {
+  for (const variant of chosen) {
+    try {
+      const result = await runVariant(variant);
+      rounds.set(variant.name, [...(rounds.get(variant.name) ?? []), result]);
+      console.log(
+        `round ${round} ${variant.name}: ${result.throughput.toFixed(0)} broadcasts/s, p50 ${
+          result.p50.toFixed(2)
+        } ms, p99 ${result.p99.toFixed(2)} ms`,
+      );
+    } catch (error) {
+      console.log(
+        `round ${round} ${variant.name} failed: ${(error as Error).message.slice(0, 300)}`,
+      );
+    }
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+const results: Result[] = [...rounds.entries()].map(([name, list]) => ({
+  name,
+  throughput: median(list.map((r) => r.throughput)),
+  p50: median(list.map((r) => r.p50)),
+  p99: median(list.map((r) => r.p99)),
+  received: list.length,
+}));
+
+const baseline = results.find((r) => r.name === "@socket.io/redis-adapter");
+console.log(
+  `\n3 nodes, ${CLIENTS_PER_NODE} clients per node, ${SIZE}-byte payload; burst ${BURST} broadcasts; ` +
+    `latency: ${PACED} broadcasts at ${RATE}/s, clients of the 2 other nodes; median of ${ROUNDS} interleaved rounds\n`,
+);
+console.log(
+  "| adapter | broadcasts/s | × redis-adapter | p50 ms | p99 ms | p99 vs redis-adapter |",
+);
+console.log("|---|---:|---:|---:|---:|---:|");
+for (const r of results) {
+  const ratio = baseline ? (r.throughput / baseline.throughput).toFixed(2) : "—";
+  const p99 = baseline ? (r.p99 / baseline.p99).toFixed(2) : "—";
+  console.log(
+    `| ${r.name} | ${r.throughput.toFixed(0)} | ${ratio} | ${r.p50.toFixed(2)} | ${
+      r.p99.toFixed(2)
+    } | ${p99} |`,
+  );
+}
