@@ -83,16 +83,17 @@ export class ChannelWriter {
   }
 
   #take(): Pending[] {
-    const batch: Pending[] = [];
+    const limit = Math.min(this.#queue.length, this.#options.batchMaxRecords);
+    let count = 0;
     let bytes = 0;
-    while (this.#queue.length > 0 && batch.length < this.#options.batchMaxRecords) {
-      const next = this.#queue[0]!;
-      if (batch.length > 0 && bytes + next.bytes.byteLength > this.#options.batchMaxBytes) break;
-      batch.push(next);
-      bytes += next.bytes.byteLength;
-      this.#queue.shift();
+    while (count < limit) {
+      const size = this.#queue[count]!.bytes.byteLength;
+      if (count > 0 && bytes + size > this.#options.batchMaxBytes) break;
+      bytes += size;
+      count++;
     }
-    return batch;
+    // One splice per batch: shifting record by record is quadratic on a long queue.
+    return this.#queue.splice(0, count);
   }
 
   async #pump(): Promise<void> {

@@ -1,0 +1,272 @@
+/**
+ * Benchmark of {@linkcode KafkaEventStore} against the raw `@platformatic/kafka` client on the
+ * same broker in the same run, carrying the same records (the MessagePack bytes of one DISPATCH
+ * message):
+ *
+ * - throughput: `EVENTS` records from one node to another, end to end (first send to last
+ *   receipt). Raw: the producer sends requests of 1000 records one after the other (its best
+ *   case) and a consumer stream decodes each record with the same codec; ours: `publish()` un-awaited
+ *   with up to `WINDOW` in flight, received by a subscribed node.
+ * - round trip: one record at a time, sent on one node and received on the other (p50/p99).
+ * - acknowledged publish: one awaited send at a time (p50/p99).
+ *
+ * ```sh
+ * deno run -A scripts/bench/kafka.ts [events=20000] [brokers=127.0.0.1:19092]
+ * ```
+ *
+ * Each case runs `BENCH_ROUNDS` times (5 by default), raw and ours alternating, and keeps the
+ * better run of each. The ratio is ours / raw: above 1 is better for msg/s, below 1 for latency.
+ * Topics are deleted at the end.
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import { Admin, Consumer, type Message, Producer } from "@platformatic/kafka";
+import { msgpackCodec } from "../../mod.ts";
+import { KafkaEventStore } from "../../src/kafka/mod.ts";
+
+const EVENTS = Number(Deno.args[0] ?? 20_000);
+const BROKERS = (Deno.args[1] ?? "127.0.0.1:19092").split(",");
+const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 5);
+const LATENCY_SAMPLES = 1_000;
+const RAW_BATCH = 1_000;
+const WINDOW = 5_000;
+const PREFIX = `bench-${crypto.randomUUID().slice(0, 8)}`;
+
+/** One side of the comparison: a sender and a receiver on one topic. */
+interface Pair {
+  /** Sends one record; resolves once acknowledged. */
+  send(index: number): Promise<unknown>;
+  /** Sends records `[from, to)` as fast as the side allows; resolves once all are acknowledged. */
+  sendMany(from: number, to: number): Promise<void>;
+  /** Called with the packet (index) of every received record. */
+  onReceive: (index: number) => void;
+  close(): Promise<void>;
+}
+
+function payload(index: number): { namespace: string; room: string; packet: unknown } {
+  return { namespace: "/", room: "bench-room", packet: ["chat", { index, text: "hello world" }] };
+}
+
+function encoded(index: number, nodeId: string): Buffer {
+  const bytes = msgpackCodec.encode({ ...payload(index), type: "DISPATCH", nodeId });
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function indexOf(packet: unknown): number {
+  return (packet as [string, { index: number }])[1].index;
+}
+
+let topicCounter = 0;
+
+async function rawPair(): Promise<Pair> {
+  const topic = `${PREFIX}.raw-${topicCounter++}`;
+  const admin = new Admin({ clientId: "bench-admin", bootstrapBrokers: BROKERS });
+  await admin.createTopics({ topics: [topic], partitions: 1, replicas: 1 });
+  await admin.close();
+  const producer = new Producer({
+    clientId: "bench-raw-producer",
+    bootstrapBrokers: BROKERS,
+    idempotent: true,
+  });
+  const consumer = new Consumer({
+    clientId: "bench-raw-consumer",
+    bootstrapBrokers: BROKERS,
+    groupId: `${topic}.group`,
+    autocommit: false,
+    maxWaitTime: 500,
+  });
+  const pair: Pair = {
+    send: (index) =>
+      producer.send({ messages: [{ topic, value: encoded(index, "raw-sender") }], acks: -1 }),
+    async sendMany(from, to) {
+      for (let start = from; start < to; start += RAW_BATCH) {
+        const messages = [];
+        for (let index = start; index < Math.min(to, start + RAW_BATCH); index++) {
+          messages.push({ topic, value: encoded(index, "raw-sender") });
+        }
+        await producer.send({ messages, acks: -1 });
+      }
+    },
+    onReceive: () => {},
+    async close() {
+      await stream.close();
+      await consumer.close();
+      await producer.close();
+    },
+  };
+  const stream = await consumer.consume({ topics: [topic], mode: "latest", autocommit: false });
+  await new Promise<void>((resolve) => stream.on("offsets", () => resolve()));
+  stream.on("data", (message: Message) => {
+    const decoded = msgpackCodec.decode(message.value) as { packet: unknown };
+    pair.onReceive(indexOf(decoded.packet));
+  });
+  return pair;
+}
+
+async function ourPair(): Promise<Pair> {
+  const prefix = `${PREFIX}.ours-${topicCounter++}`;
+  const sender = new KafkaEventStore({ brokers: BROKERS, prefix, nodeId: "sender" });
+  const receiver = new KafkaEventStore({ brokers: BROKERS, prefix, nodeId: "receiver" });
+  const pair: Pair = {
+    send: (index) => sender.publish("DISPATCH", payload(index)),
+    async sendMany(from, to) {
+      // A counting window (Promise.race over thousands of promises would cost more than Kafka).
+      let inFlight = 0;
+      let freed: (() => void) | undefined;
+      let failure: unknown;
+      const done = () => {
+        inFlight--;
+        freed?.();
+      };
+      for (let index = from; index < to; index++) {
+        inFlight++;
+        sender.publish("DISPATCH", payload(index)).then(done, (error) => {
+          failure ??= error;
+          done();
+        });
+        while (inFlight >= WINDOW) await new Promise<void>((resolve) => (freed = resolve));
+      }
+      while (inFlight > 0) await new Promise<void>((resolve) => (freed = resolve));
+      if (failure !== undefined) throw failure;
+    },
+    onReceive: () => {},
+    async close() {
+      await Promise.all([sender.shutdown(), receiver.shutdown()]);
+    },
+  };
+  await receiver.subscribe("DISPATCH", (message) => pair.onReceive(indexOf(message.packet)));
+  // Create the topic and the producer session before measuring.
+  await sender.publish("DISPATCH", payload(-1));
+  return pair;
+}
+
+type PairMaker = () => Promise<Pair>;
+
+function waitFor(check: () => boolean, what: string, ms = 120_000): Promise<void> {
+  const end = performance.now() + ms;
+  return new Promise((resolve, reject) => {
+    const poll = () => {
+      if (check()) resolve();
+      else if (performance.now() > end) reject(new Error(`timed out waiting for ${what}`));
+      else setTimeout(poll, 1);
+    };
+    poll();
+  });
+}
+
+async function throughput(make: PairMaker): Promise<number> {
+  const pair = await make();
+  try {
+    let received = 0;
+    pair.onReceive = (index) => {
+      if (index >= 0) received++;
+    };
+    const started = performance.now();
+    await pair.sendMany(0, EVENTS);
+    await waitFor(() => received >= EVENTS, `${EVENTS} records`);
+    return EVENTS / ((performance.now() - started) / 1000);
+  } finally {
+    await pair.close();
+  }
+}
+
+async function roundTrip(make: PairMaker): Promise<number[]> {
+  const pair = await make();
+  try {
+    let last = -1;
+    pair.onReceive = (index) => (last = index);
+    const samples: number[] = [];
+    for (let index = 0; index < LATENCY_SAMPLES; index++) {
+      const started = performance.now();
+      await pair.send(index);
+      await waitFor(() => last === index, `record ${index}`, 10_000);
+      samples.push(performance.now() - started);
+    }
+    return samples;
+  } finally {
+    await pair.close();
+  }
+}
+
+async function acknowledged(make: PairMaker): Promise<number[]> {
+  const pair = await make();
+  try {
+    const samples: number[] = [];
+    for (let index = 0; index < LATENCY_SAMPLES; index++) {
+      const started = performance.now();
+      await pair.send(index);
+      samples.push(performance.now() - started);
+    }
+    return samples;
+  } finally {
+    await pair.close();
+  }
+}
+
+function percentile(samples: readonly number[], p: number): number {
+  const sorted = [...samples].sort((x, y) => x - y);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
+}
+
+interface Row {
+  readonly what: string;
+  readonly unit: string;
+  readonly raw: number;
+  readonly ours: number;
+  readonly higherIsBetter: boolean;
+}
+
+const rows: Row[] = [];
+
+async function best(
+  run: (make: PairMaker) => Promise<number>,
+  higherIsBetter: boolean,
+): Promise<{ raw: number; ours: number }> {
+  let raw = higherIsBetter ? 0 : Infinity;
+  let ours = raw;
+  const pick = higherIsBetter ? Math.max : Math.min;
+  for (let round = 0; round < ROUNDS; round++) {
+    raw = pick(raw, await run(rawPair));
+    ours = pick(ours, await run(ourPair));
+  }
+  return { raw, ours };
+}
+
+console.log(
+  `# KafkaEventStore vs raw @platformatic/kafka — ${EVENTS} events, ${LATENCY_SAMPLES} latency samples, ` +
+    `best of ${ROUNDS}, brokers ${BROKERS.join(",")}`,
+);
+try {
+  const tput = await best(throughput, true);
+  rows.push({ what: "throughput, end to end", unit: "msg/s", ...tput, higherIsBetter: true });
+  for (
+    const [label, run] of [["round trip", roundTrip], [
+      "acknowledged publish",
+      acknowledged,
+    ]] as const
+  ) {
+    const p50 = await best(async (make) => percentile(await run(make), 0.5), false);
+    const p99 = await best(async (make) => percentile(await run(make), 0.99), false);
+    rows.push({ what: `${label} p50`, unit: "ms", ...p50, higherIsBetter: false });
+    rows.push({ what: `${label} p99`, unit: "ms", ...p99, higherIsBetter: false });
+  }
+} finally {
+  const admin = new Admin({ clientId: "bench-admin", bootstrapBrokers: BROKERS });
+  const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(`${PREFIX}.`));
+  if (topics.length > 0) await admin.deleteTopics({ topics });
+  await admin.close();
+}
+
+const format = (value: number, unit: string) =>
+  unit === "ms" ? value.toFixed(2) : Math.round(value).toString();
+console.log("| case | unit | raw @platformatic/kafka | ours | ours / raw |");
+console.log("|---|---|---:|---:|---:|");
+for (const row of rows) {
+  console.log(
+    `| ${row.what} | ${row.unit} | ${format(row.raw, row.unit)} | ${format(row.ours, row.unit)} | ${
+      (row.ours / row.raw).toFixed(2)
+    } |`,
+  );
+}
