@@ -94,10 +94,7 @@ export async function backendFromEnv(env: EnvReader): Promise<ChosenBackend> {
 
   const kafkaBrokers = env("SOCKETIO4TS_KAFKA_BROKERS");
   if (kafkaBrokers) {
-    // Resolved at run time so that this file type-checks before the Kafka module exists.
-    const kafkaPath = "../../src/kafka/mod.ts";
-    // deno-lint-ignore no-explicit-any
-    const kafka: any = await import(kafkaPath);
+    const kafka = await import("../../src/kafka/mod.ts");
     const eventStore = new kafka.KafkaEventStore({
       brokers: kafkaBrokers.split(","),
       ...common,

@@ -10,7 +10,37 @@ export type Runtime = "deno" | "node";
 
 const ROOT = new URL("../../", import.meta.url);
 const SERVER = new URL("tests/socketio/_server.ts", ROOT).pathname;
-const BUNDLE_DIR = new URL(".services/socketio/", ROOT).pathname;
+const BUNDLE_DIR = new URL(".services/socketio/node/", ROOT).pathname;
+
+/**
+ * Files that bundled packages read next to their own module at run time, as
+ * `[package directory in the npm cache, file inside it]`; copied so that the bundle finds them at
+ * the same relative place (`<bundle dir>/../dist/...`).
+ */
+const BUNDLE_ASSETS: readonly [string, string][] = [[
+  "@platformatic/wasm-utils",
+  "dist/native.wasm",
+]];
+
+async function copyAssets(): Promise<void> {
+  const info = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json"],
+    stdout: "piped",
+  })
+    .output();
+  const npmCache = JSON.parse(new TextDecoder().decode(info.stdout)).npmCache as string;
+  for (const [pkg, file] of BUNDLE_ASSETS) {
+    const dir = `${npmCache}/registry.npmjs.org/${pkg}`;
+    const versions = await Array.fromAsync(Deno.readDir(dir)).catch(() => []);
+    for (const entry of versions) {
+      if (!entry.isDirectory) continue;
+      const source = `${dir}/${entry.name}/${file}`;
+      const target = new URL(`../${file}`, `file://${BUNDLE_DIR}`).pathname;
+      await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });
+      await Deno.copyFile(source, target).catch(() => {});
+    }
+  }
+}
 
 let bundle: Promise<string> | undefined;
 
@@ -28,6 +58,7 @@ export function nodeBundle(): Promise<string> {
     if (!output.success) {
       throw new Error(`deno bundle failed: ${new TextDecoder().decode(output.stderr)}`);
     }
+    await copyAssets();
     return target;
   })();
   return bundle;
