@@ -97,7 +97,10 @@ function handle(request: IncomingMessage, response: ServerResponse): void {
       let result: unknown = null;
       if (op === "serverCount") result = await io.of("/").adapter.serverCount();
       else if (op === "clients") result = io.of("/").sockets.size;
-      else if (op === "broadcast") {
+      else if (op === "cpu") {
+        const usage = process.cpuUsage();
+        result = (usage.user + usage.system) / 1000;
+      } else if (op === "broadcast") {
         result = await broadcast(args.count ?? 1000, args.size ?? 100, args.rate);
       } else if (op === "shutdown") setTimeout(shutdown, 10);
       response.end(JSON.stringify(result));

@@ -236,6 +236,8 @@ function percentile(sorted: number[], p: number): number {
 interface Result {
   readonly name: string;
   readonly throughput: number;
+  /** CPU time of the three server processes per broadcast during the burst, in µs. */
+  readonly cpuPerBroadcast: number;
   readonly p50: number;
   readonly p99: number;
   readonly received: number;
@@ -275,10 +277,15 @@ async function runVariant(variant: Variant): Promise<Result> {
 
     // burst throughput
     for (const r of receivers) r.count = 0;
+    const cpu = async () =>
+      (await Promise.all(nodes.map((node) => control(node, "cpu") as Promise<number>)))
+        .reduce((a, b) => a + b, 0);
+    const cpuBefore = await cpu();
     const started = performance.now();
     await control(nodes[0]!, "broadcast", { count: BURST, size: SIZE });
     await waitUntil("burst", allGot(BURST), 120_000);
     const elapsed = performance.now() - started;
+    const cpuPerBroadcast = ((await cpu()) - cpuBefore) * 1000 / BURST;
 
     // paced latency
     for (const r of receivers) {
@@ -291,6 +298,7 @@ async function runVariant(variant: Variant): Promise<Result> {
     return {
       name: variant.name,
       throughput: BURST / (elapsed / 1000),
+      cpuPerBroadcast,
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99),
       received: latencies.length,
@@ -323,9 +331,9 @@ for (let round = 1; round <= ROUNDS; round++) {
       const result = await runVariant(variant);
       rounds.set(variant.name, [...(rounds.get(variant.name) ?? []), result]);
       console.log(
-        `round ${round} ${variant.name}: ${result.throughput.toFixed(0)} broadcasts/s, p50 ${
-          result.p50.toFixed(2)
-        } ms, p99 ${result.p99.toFixed(2)} ms`,
+        `round ${round} ${variant.name}: ${result.throughput.toFixed(0)} broadcasts/s, ${
+          result.cpuPerBroadcast.toFixed(0)
+        } µs CPU/broadcast, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms`,
       );
     } catch (error) {
       console.log(
@@ -343,6 +351,7 @@ function median(values: number[]): number {
 const results: Result[] = [...rounds.entries()].map(([name, list]) => ({
   name,
   throughput: median(list.map((r) => r.throughput)),
+  cpuPerBroadcast: median(list.map((r) => r.cpuPerBroadcast)),
   p50: median(list.map((r) => r.p50)),
   p99: median(list.map((r) => r.p99)),
   received: list.length,
@@ -354,15 +363,15 @@ console.log(
     `latency: ${PACED} broadcasts at ${RATE}/s, clients of the 2 other nodes; median of ${ROUNDS} interleaved rounds\n`,
 );
 console.log(
-  "| adapter | broadcasts/s | × redis-adapter | p50 ms | p99 ms | p99 vs redis-adapter |",
+  "| adapter | broadcasts/s | × redis-adapter | server CPU µs/broadcast | p50 ms | p99 ms | p99 vs redis-adapter |",
 );
-console.log("|---|---:|---:|---:|---:|---:|");
+console.log("|---|---:|---:|---:|---:|---:|---:|");
 for (const r of results) {
   const ratio = baseline ? (r.throughput / baseline.throughput).toFixed(2) : "—";
   const p99 = baseline ? (r.p99 / baseline.p99).toFixed(2) : "—";
   console.log(
-    `| ${r.name} | ${r.throughput.toFixed(0)} | ${ratio} | ${r.p50.toFixed(2)} | ${
-      r.p99.toFixed(2)
-    } | ${p99} |`,
+    `| ${r.name} | ${r.throughput.toFixed(0)} | ${ratio} | ${r.cpuPerBroadcast.toFixed(0)} | ${
+      r.p50.toFixed(2)
+    } | ${r.p99.toFixed(2)} | ${p99} |`,
   );
 }
