@@ -1,5 +1,6 @@
 // Runs compiled Deno test files on Node (or Bun) with the @deno/shim-deno shim, registering each
 // `Deno.test` definition with `node:test`. Usage: node run_tests.mjs <file.js>...
+// Under `bun test` (whose argv is its own) the files come from SHIM_TEST_FILES, comma-separated.
 // This is what dnt's generated test runner does; it lives here because dnt cannot be installed.
 import { Deno } from "@deno/shim-deno";
 import { testDefinitions } from "@deno/shim-deno/test-internals";
@@ -23,13 +24,19 @@ function context(name, nodeContext) {
   };
 }
 
-for (const file of process.argv.slice(2)) {
+const files = process.env.SHIM_TEST_FILES
+  ? process.env.SHIM_TEST_FILES.split(",")
+  : process.argv.slice(2);
+
+for (const file of files) {
   const first = testDefinitions.length;
   await import(pathToFileURL(resolve(file)).href);
   for (const definition of testDefinitions.slice(first)) {
     test(
       definition.name,
-      definition.only === true ? { skip: definition.ignore === true, only: true } : { skip: definition.ignore === true },
+      definition.only === true
+        ? { skip: definition.ignore === true, only: true }
+        : { skip: definition.ignore === true },
       (nodeContext) => definition.fn(context(definition.name, nodeContext)),
     );
   }

@@ -1,0 +1,121 @@
+/**
+ * Runs the test files against the npm build on every runtime of the matrix:
+ * `deno run -A scripts/test_npm.ts [node20|node-lts|bun ...]` (all three by default).
+ *
+ * 1. builds the package (`scripts/build_npm.ts`) and installs its dependencies in `npm/`;
+ * 2. installs the runtimes it lacks from their npm packages (`node` for the current LTS, `bun`)
+ *    into the cache folder (`$SOCKETIO4TS_CACHE` or `~/.cache/socketio4ts`);
+ * 3. runs the compiled test files — the same files `deno test` runs, compiled, importing the
+ *    built package modules — with the `@deno/shim-deno` shim (`scripts/npm/run_tests.mjs`).
+ *
+ * Test files that drive Deno itself (the harness smoke tests, the example test, module-graph
+ * checks) are Deno-only and listed in {@linkcode DENO_ONLY}. Service gating works as under
+ * Deno: absent services skip, or fail with `REQUIRE_SERVICES=1`.
+ *
+ * @module
+ */
+
+import { build, projectOptions } from "./build_npm.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
+const NPM_DIR = `${ROOT}/npm`;
+const CACHE = Deno.env.get("SOCKETIO4TS_CACHE") ?? `${Deno.env.get("HOME")}/.cache/socketio4ts`;
+
+/** Runtime versions of the matrix (the npm packages `node` and `bun` ship the binaries). */
+export const RUNTIME_PACKAGES = { "node-lts": "node@26.10.0", bun: "bun@1.4.4" } as const;
+
+/** Test files (relative to `tests/`, as compiled `.js`) that only make sense under Deno. */
+export const DENO_ONLY: readonly RegExp[] = [
+  /^services\//, // the harness's own smoke tests drive Deno.Command / Deno.listen
+  /^example_test\.js$/, // runs `deno task example`
+  /_deno_test\.js$/, // by convention: Deno-only checks (module graphs, `deno info`)
+  /^socketio\//, // starts Deno and Node server processes itself
+];
+
+/** Test files Bun runs: memory, core, Redis and NATS. */
+export const BUN_SCOPE: readonly RegExp[] = [/^memory_test\.js$/, /^core\//, /^redis\//, /^nats\//];
+
+type Runtime = "node20" | "node-lts" | "bun";
+
+function run(
+  command: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<number> {
+  return new Deno.Command(command, { args, cwd, env, stdout: "inherit", stderr: "inherit" })
+    .output().then((output) => output.code);
+}
+
+async function ensureRuntime(runtime: Exclude<Runtime, "node20">): Promise<string> {
+  const spec = RUNTIME_PACKAGES[runtime];
+  const dir = `${CACHE}/runtimes/${spec.replace("@", "-")}`;
+  const bin = `${dir}/node_modules/.bin/${runtime === "bun" ? "bun" : "node"}`;
+  try {
+    Deno.statSync(bin);
+    return bin;
+  } catch {
+    Deno.mkdirSync(dir, { recursive: true });
+    const code = await run("npm", [
+      "install",
+      "--no-save",
+      "--no-package-lock",
+      "--no-audit",
+      "--no-fund",
+      spec,
+    ], dir);
+    if (code !== 0) throw new Error(`could not install ${spec} (npm exited ${code})`);
+    return bin;
+  }
+}
+
+function testFiles(): string[] {
+  const files: string[] = [];
+  const walk = (dir: string, rel: string) => {
+    for (const entry of Deno.readDirSync(dir)) {
+      const path = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.isDirectory) walk(`${dir}/${entry.name}`, path);
+      else if (entry.name.endsWith("_test.js")) files.push(path);
+    }
+  };
+  walk(`${NPM_DIR}/esm/tests`, "");
+  return files.sort().filter((file) => !DENO_ONLY.some((pattern) => pattern.test(file)));
+}
+
+async function runOn(runtime: Runtime, files: string[]): Promise<number> {
+  const paths = files.map((file) => `esm/tests/${file}`);
+  console.log(`\n=== ${runtime}: ${files.length} test files ===`);
+  if (runtime === "node20") return await run("node", ["run_tests.mjs", ...paths], NPM_DIR);
+  const bin = await ensureRuntime(runtime);
+  if (runtime === "node-lts") return await run(bin, ["run_tests.mjs", ...paths], NPM_DIR);
+  Deno.copyFileSync(`${NPM_DIR}/run_tests.mjs`, `${NPM_DIR}/run_tests.test.mjs`);
+  return await run(bin, ["test", "--timeout", "120000", "./run_tests.test.mjs"], NPM_DIR, {
+    SHIM_TEST_FILES: paths.join(","),
+  });
+}
+
+if (import.meta.main) {
+  const requested = (Deno.args.length ? Deno.args : ["node20", "node-lts", "bun"]) as Runtime[];
+  const pkg = build(projectOptions());
+  console.log(`built ${pkg.name}@${pkg.version}`);
+  Deno.copyFileSync(`${ROOT}/scripts/npm/run_tests.mjs`, `${NPM_DIR}/run_tests.mjs`);
+  const installed = await run(
+    "npm",
+    ["install", "--no-package-lock", "--no-audit", "--no-fund"],
+    NPM_DIR,
+  );
+  if (installed !== 0) Deno.exit(installed);
+  const all = testFiles();
+  const results: [Runtime, number][] = [];
+  for (const runtime of requested) {
+    const files = runtime === "bun"
+      ? all.filter((file) => BUN_SCOPE.some((p) => p.test(file)))
+      : all;
+    results.push([runtime, await runOn(runtime, files)]);
+  }
+  console.log("\nnpm build test matrix:");
+  for (const [runtime, code] of results) {
+    console.log(`  ${runtime.padEnd(9)} ${code === 0 ? "passed" : `FAILED (exit ${code})`}`);
+  }
+  Deno.exit(results.some(([, code]) => code !== 0) ? 1 : 0);
+}
