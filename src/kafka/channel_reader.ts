@@ -72,6 +72,22 @@ export class ChannelReader {
       heartbeatInterval: options.heartbeatIntervalMs,
     });
     this.#consumer = consumer;
+    // The client emits `error` when rejoining the group failed after a lost heartbeat; without a
+    // listener that would be an uncaught exception. Report it and start the stream again.
+    consumer.on("error", (error: Error) => {
+      if (this.#closing) return;
+      this.#sink.error(
+        new BackendError(
+          "kafka",
+          `consumer group ${this.#groupId} failed: ${describe(error)}; rejoining`,
+          { cause: error },
+        ),
+      );
+      const stream = this.#stream;
+      this.#stream = undefined;
+      if (stream && !stream.destroyed) void stream.close().catch(() => {});
+      this.#scheduleRestart();
+    });
     try {
       const ends = await consumer.listOffsets({ topics: [this.#topic] });
       const partitions = ends.get(this.#topic) ?? [];
@@ -156,11 +172,14 @@ export class ChannelReader {
   }
 
   #scheduleRestart(): void {
-    if (this.#restartTimer !== undefined || this.#closing) return;
+    if (this.#restartTimer !== undefined || this.#restarting !== undefined || this.#closing) return;
     this.#restartTimer = setTimeout(() => {
       this.#restartTimer = undefined;
       if (this.#closing) return;
-      this.#restarting = this.#start().catch((error) => {
+      this.#restarting = this.#start().then(() => {
+        this.#restarting = undefined;
+      }, (error) => {
+        this.#restarting = undefined;
         if (this.#closing) return;
         this.#sink.error(
           new BackendError(

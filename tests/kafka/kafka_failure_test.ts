@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import type { EventMessage } from "../../mod.ts";
 import { KafkaEventStore } from "../../src/kafka/mod.ts";
 import { type KafkaInstance, startKafka } from "../../scripts/services/kafka.ts";
+import { findFreePort } from "../../scripts/services/_process.ts";
 import { randomPrefix, within } from "../conformance/_helpers.ts";
 import { ignoreUnless, requireService } from "../_services.ts";
 import { groupMembers } from "./_kafka.ts";
@@ -20,6 +21,15 @@ const EVENTS = 10_000;
 /** The broker restarts once this many publishes were acknowledged. */
 const RESTART_AFTER = 3_000;
 
+/**
+ * A private broker on free ports picked at random above 17000: other suites scan up from 16400,
+ * and a port freed by `restart()` must not be taken by them before the broker binds it again.
+ */
+function privateBroker(): Promise<KafkaInstance> {
+  const port = findFreePort(17_000 + Math.floor(Math.random() * 2_000));
+  return startKafka({ port, controllerPort: findFreePort(port + 1) });
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -30,7 +40,7 @@ Deno.test({
   ignore: ignoreUnless(kafka),
   async fn() {
     const started = performance.now();
-    const broker: KafkaInstance = await startKafka();
+    const broker = await privateBroker();
     const prefix = randomPrefix("kfail");
     const errors: string[] = [];
     const options = {
@@ -60,7 +70,7 @@ Deno.test({
       const acknowledged = new Set<string>();
       const rejected: string[] = [];
       const pending: Promise<void>[] = [];
-      let restart: Promise<void> | undefined;
+      let restart: Promise<unknown> | undefined;
       let restartedAt = 0;
       for (let index = 0; index < EVENTS; index++) {
         const room = `e-${index}`;
@@ -73,12 +83,14 @@ Deno.test({
         if (index % 100 === 99) await sleep(50);
         if (restart === undefined && acknowledged.size >= RESTART_AFTER) {
           restartedAt = performance.now();
-          restart = broker.restart();
+          // Handled at once so a failed restart fails this test, not the whole module.
+          restart = broker.restart().then(() => undefined, (error) => error);
         }
       }
       await within(Promise.all(pending), "every publish to settle", 60_000);
       assert.ok(restart !== undefined, "the broker was restarted while publishing");
-      await restart;
+      const restartError = await restart;
+      if (restartError !== undefined) throw restartError;
       const restartSeconds = (performance.now() - restartedAt) / 1000;
       await within(
         (async () => {
@@ -106,6 +118,52 @@ Deno.test({
       await Promise.allSettled([a.shutdown(), b.shutdown()]);
       await broker.stop();
       console.log(`[kafka failure] total ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "KafkaEventStore: an outage is reported, and shutdown() with the broker down releases every client",
+  ignore: ignoreUnless(kafka),
+  async fn() {
+    const broker = await privateBroker();
+    const errors: string[] = [];
+    const a = new KafkaEventStore({
+      brokers: broker.brokers,
+      prefix: randomPrefix("kdown"),
+      nodeId: "a",
+      retries: 2,
+      retryDelayMs: 200,
+      requestTimeoutMs: 2000,
+      onError: (error, context) => errors.push(`${context.stage}: ${error.message}`),
+    });
+    try {
+      await a.subscribe("JOIN", () => {});
+      await a.publish("LEAVE", { sessionId: "s", namespace: "/", room: "r" });
+      await broker.stop();
+      await within(
+        (async () => {
+          while (errors.length === 0) await sleep(50);
+        })(),
+        "the outage to be reported",
+        20_000,
+      );
+      assert.match(errors[0]!, /^transport: kafka: /);
+      await assert.rejects(
+        a.publish("LEAVE", { sessionId: "s", namespace: "/", room: "r2" }),
+        /kafka: could not publish/,
+      );
+      const started = performance.now();
+      await a.shutdown();
+      const seconds = (performance.now() - started) / 1000;
+      console.log(
+        `[kafka outage] ${errors.length} errors reported, shutdown took ${seconds.toFixed(2)} s`,
+      );
+      assert.ok(seconds < 10, `shutdown took ${seconds} s`);
+    } finally {
+      await a.shutdown().catch(() => {});
+      await broker.stop();
     }
   },
 });
