@@ -23,6 +23,7 @@ import { mapKey, sessionKey } from "./keys.ts";
 import { portFor, type RedisClientInput, type RedisPortOptions } from "./ports.ts";
 import { RedisPubSubEventStore } from "./pubsub_event_store.ts";
 import { RedisStreamEventStore } from "./stream_event_store.ts";
+import type { NodeRedisClient } from "./tcp_port.ts";
 
 /** A {@linkcode HashPort} over one Redis hash. */
 export class RedisHashPort implements HashPort {
@@ -137,10 +138,11 @@ export class RedisStoreFactory extends BaseStoreFactory {
     const prefix = options?.prefix ?? DEFAULT_PREFIX;
     assertPrefix(prefix);
     const port = portFor(options?.client, options);
+    const client = options.client;
     const eventStore = options.eventStore ??
       (port.transport === "tcp" && port.dedicated
-        ? new RedisPubSubEventStore({ client: port, prefix })
-        : new RedisStreamEventStore({ client: port, prefix }));
+        ? new RedisPubSubEventStore({ ...options, client: client as NodeRedisClient, prefix })
+        : new RedisStreamEventStore({ ...options, client, prefix }));
     super(eventStore);
     this.prefix = prefix;
     this.transport = port.transport;

@@ -36,6 +36,8 @@ export interface NodeRedisClient {
   destroy(): void;
   /** Registers an event listener (`error`). */
   on(event: "error", listener: (error: Error) => void): unknown;
+  /** Removes an event listener. */
+  off?(event: "error", listener: (error: Error) => void): unknown;
   /** Subscribes to a channel (string messages). */
   subscribe(
     channel: string,
@@ -82,22 +84,57 @@ function normalize(reply: unknown): RedisReply {
   return String(reply);
 }
 
+/**
+ * Connects a client, rejecting on the first error it reports while connecting: node-redis keeps
+ * retrying a refused connection or a wrong password in the background, and its `connect()`
+ * promise would otherwise wait for as long as that lasts.
+ */
+async function connectOrFail(client: NodeRedisClient): Promise<void> {
+  let onError: ((error: Error) => void) | undefined;
+  const failed = new Promise<never>((_, reject) => {
+    onError = (error) => reject(error);
+  });
+  failed.catch(() => {});
+  client.on("error", onError!);
+  try {
+    await Promise.race([client.connect(), failed]);
+  } finally {
+    client.off?.("error", onError!);
+  }
+}
+
 class NodeRedisConnection implements DedicatedConnection {
   readonly #client: NodeRedisClient;
   readonly #handlers = new Set<(error: Error) => void>();
+  readonly #closing: Promise<never>;
+  #markClosed: () => void = () => {};
   #closed = false;
 
   constructor(client: NodeRedisClient) {
     this.#client = client;
+    this.#closing = new Promise<never>((_, reject) => {
+      this.#markClosed = () => reject(new Error("the dedicated connection was closed"));
+    });
+    this.#closing.catch(() => {});
     client.on("error", (error) => {
       if (this.#closed) return;
       for (const handler of this.#handlers) handler(connectionError("dedicated connection", error));
     });
   }
 
+  /** Runs `operation`, failing at once if the connection is (or gets) closed. */
+  async #guard<T>(args: readonly string[], operation: () => Promise<T>): Promise<T> {
+    try {
+      if (this.#closed) throw new Error("the dedicated connection was closed");
+      return await Promise.race([operation(), this.#closing]);
+    } catch (error) {
+      throw commandError(args, error);
+    }
+  }
+
   async connect(): Promise<void> {
     try {
-      await this.#client.connect();
+      await connectOrFail(this.#client);
     } catch (error) {
       await this.close();
       throw connectionError("opening a dedicated Redis connection (client.duplicate())", error);
@@ -105,27 +142,18 @@ class NodeRedisConnection implements DedicatedConnection {
   }
 
   async send(args: readonly string[]): Promise<RedisReply> {
-    try {
-      return normalize(await this.#client.sendCommand(args, FLAT_MAPS));
-    } catch (error) {
-      throw commandError(args, error);
-    }
+    return normalize(await this.#guard(args, () => this.#client.sendCommand(args, FLAT_MAPS)));
   }
 
-  async subscribe(channel: string, listener: (message: string) => void): Promise<void> {
-    try {
-      await this.#client.subscribe(channel, (message) => listener(message));
-    } catch (error) {
-      throw commandError(["SUBSCRIBE", channel], error);
-    }
+  subscribe(channel: string, listener: (message: string) => void): Promise<void> {
+    return this.#guard(
+      ["SUBSCRIBE", channel],
+      () => this.#client.subscribe(channel, (message) => listener(message)),
+    );
   }
 
-  async unsubscribe(channel: string): Promise<void> {
-    try {
-      await this.#client.unsubscribe(channel);
-    } catch (error) {
-      throw commandError(["UNSUBSCRIBE", channel], error);
-    }
+  unsubscribe(channel: string): Promise<void> {
+    return this.#guard(["UNSUBSCRIBE", channel], () => this.#client.unsubscribe(channel));
   }
 
   onError(handler: (error: Error) => void): void {
@@ -136,6 +164,7 @@ class NodeRedisConnection implements DedicatedConnection {
     if (!this.#closed) {
       this.#closed = true;
       this.#handlers.clear();
+      this.#markClosed();
       try {
         this.#client.destroy();
       } catch {
@@ -152,6 +181,10 @@ class NodeRedisPort implements RedisCommandPort {
   readonly #client: NodeRedisClient;
   readonly #timeoutMs: number;
   readonly #dedicated = new Set<NodeRedisConnection>();
+  readonly #onError = (error: Error) => {
+    this.#lastError = error;
+  };
+  #lastError: Error | undefined;
   #connecting: Promise<void> | undefined;
 
   constructor(client: NodeRedisClient, options: NodeRedisPortOptions) {
@@ -161,13 +194,14 @@ class NodeRedisPort implements RedisCommandPort {
     }
     this.#client = client;
     this.#timeoutMs = timeoutMs;
+    client.on("error", this.#onError);
   }
 
   /** Connects a client that was passed in unopened, once; the user still owns it. */
   #ready(): Promise<void> | undefined {
     if (this.#connecting) return this.#connecting;
     if (this.#client.isOpen) return undefined;
-    this.#connecting = this.#client.connect().then(
+    this.#connecting = connectOrFail(this.#client).then(
       () => {},
       (error) => {
         throw connectionError("connecting the Redis client", error);
@@ -184,9 +218,14 @@ class NodeRedisPort implements RedisCommandPort {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         controller.abort();
+        const last = this.#client.isReady ? undefined : this.#lastError;
         reject(
           new Error(
-            `no reply within ${this.#timeoutMs} ms (commandTimeoutMs); Redis may be unreachable`,
+            `no reply within ${this.#timeoutMs} ms (commandTimeoutMs); ${
+              last
+                ? `the client is not ready, its last error: ${last.message}`
+                : "Redis may be unreachable"
+            }`,
           ),
         );
       }, this.#timeoutMs);
@@ -230,6 +269,7 @@ class NodeRedisPort implements RedisCommandPort {
   }
 
   async close(): Promise<void> {
+    this.#client.off?.("error", this.#onError);
     await Promise.all([...this.#dedicated].map((connection) => connection.close()));
   }
 }

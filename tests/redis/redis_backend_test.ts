@@ -1,0 +1,337 @@
+/**
+ * What is special about the Redis backends beyond the conformance suites: the key layout seen
+ * with SCAN, isolation of hostile ids, data shared across transports, stream trimming and
+ * offsets, credentials, and ownership of clients and connections.
+ */
+
+import assert from "node:assert/strict";
+import { BackendError, encodeValue } from "../../mod.ts";
+import {
+  type NodeRedisClient,
+  RedisPubSubEventStore,
+  RedisStoreFactory,
+  RedisStreamEventStore,
+} from "../../src/redis/mod.ts";
+import { startRedis } from "../../scripts/services/redis.ts";
+import { ROUND_TRIP_VALUES } from "../conformance/store_suite.ts";
+import { Inbox } from "../conformance/_helpers.ts";
+import { requireService, serviceTest } from "../_services.ts";
+import {
+  closeClient,
+  dropPrefix,
+  factoryOn,
+  rawClient,
+  restClient,
+  scanKeys,
+  streamStoreOn,
+  tcpClient,
+  type Transport,
+} from "./_redis.ts";
+
+const redis = await requireService("redis");
+const upstash = await requireService("upstash");
+const both = [redis, upstash];
+const TRANSPORTS: readonly Transport[] = ["tcp", "rest"];
+
+const HOSTILE = [
+  "a:b",
+  "*",
+  "{tag}",
+  "用户:🎉",
+  "x".repeat(1024),
+  "map:a",
+  "session:a",
+  "a b\n",
+];
+
+function prefix(label: string): string {
+  return `${label}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+for (const transport of TRANSPORTS) {
+  const label = transport.toUpperCase();
+
+  serviceTest(
+    both,
+    `RedisStore (${label}): keys live in <prefix>:session:<id> hashes and destroy() leaves none (SCAN)`,
+    async () => {
+      const p = prefix("scan");
+      const factory = factoryOn(transport, { prefix: p });
+      const raw = await rawClient();
+      try {
+        for (const id of HOSTILE) {
+          const store = factory.createStore(id);
+          for (const key of HOSTILE) await store.set(key, `${id}/${key}`);
+        }
+        const map = factory.createMap("a");
+        await map.set("k", 1);
+        const keys = (await scanKeys(raw, p)).sort();
+        assert.deepStrictEqual(
+          keys,
+          [...HOSTILE.map((id) => `${p}:session:${id}`), `${p}:map:a`].sort(),
+        );
+        for (const id of HOSTILE) {
+          assert.equal(await raw.hLen(`${p}:session:${id}`), HOSTILE.length, id);
+          assert.equal(
+            await raw.hGet(`${p}:session:${id}`, "*"),
+            encodeValue("*", `${id}/*`),
+            "the raw field holds the core's text encoding",
+          );
+        }
+        for (const id of HOSTILE) {
+          for (const key of HOSTILE) {
+            assert.equal(await factory.createStore(id).get(key), `${id}/${key}`);
+          }
+        }
+        for (const id of HOSTILE) await factory.createStore(id).destroy();
+        await map.clear();
+        assert.deepStrictEqual(await scanKeys(raw, p), [], "no key left under the prefix");
+      } finally {
+        await factory.shutdown();
+        closeClient(raw);
+      }
+    },
+  );
+
+  serviceTest(
+    both,
+    `RedisStore: values written over ${label} read back identically over ${
+      transport === "tcp" ? "REST" : "TCP"
+    }`,
+    async () => {
+      const p = prefix("cross");
+      const writer = factoryOn(transport, { prefix: p });
+      const reader = factoryOn(transport === "tcp" ? "rest" : "tcp", { prefix: p });
+      const raw = await rawClient();
+      try {
+        const id = "edge:{shared} 🎉";
+        for (const [key, value] of Object.entries(ROUND_TRIP_VALUES)) {
+          await writer.createStore(id).set(key, value);
+        }
+        const binary = Uint8Array.from({ length: 256 }, (_, index) => index);
+        await writer.createStore(id).set("all bytes", binary);
+        await writer.createMap("shared").set("true", { json: "true", n: 1 });
+        for (const [key, value] of Object.entries(ROUND_TRIP_VALUES)) {
+          assert.deepStrictEqual(await reader.createStore(id).get(key), value, key);
+          assert.equal(
+            await raw.hGet(`${p}:session:${id}`, key),
+            encodeValue(key, value),
+            `raw text of ${key}`,
+          );
+        }
+        const bytes = await reader.createStore(id).get<Uint8Array>("all bytes");
+        assert.ok(bytes instanceof Uint8Array);
+        assert.deepStrictEqual(bytes, binary);
+        // Field names that look like JSON come back as the same strings.
+        assert.deepStrictEqual(await reader.createMap("shared").keys(), ["true"]);
+        assert.deepStrictEqual(await reader.createMap("shared").entries(), [[
+          "true",
+          { json: "true", n: 1 },
+        ]]);
+        await reader.createStore(id).destroy();
+        await reader.createMap("shared").clear();
+        assert.deepStrictEqual(await scanKeys(raw, p), []);
+      } finally {
+        await Promise.all([writer.shutdown(), reader.shutdown()]);
+        closeClient(raw);
+      }
+    },
+  );
+
+  serviceTest(
+    both,
+    `RedisStreamEventStore (${label}): XADD trims with MAXLEN ~ maxLen`,
+    async () => {
+      const p = prefix("trim");
+      const store = streamStoreOn(transport, { prefix: p, maxLen: 100 });
+      const raw = await rawClient();
+      try {
+        await Promise.all(
+          Array.from(
+            { length: 1000 },
+            (_, index) =>
+              store.publish("JOIN", { sessionId: "s", namespace: "/", room: `${index}` }),
+          ),
+        );
+        const length = await raw.xLen(`${p}:stream:JOIN`);
+        assert.ok(length >= 100 && length < 1000, `stream length ${length} after trimming to ~100`);
+      } finally {
+        await store.shutdown();
+        await dropPrefix(p);
+        closeClient(raw);
+      }
+    },
+  );
+
+  serviceTest(
+    both,
+    `RedisStreamEventStore (${label}): offsets are stream ids, kept per type in MULTI_CHANNEL`,
+    async () => {
+      const p = prefix("offsets");
+      const a = streamStoreOn(transport, { prefix: p, nodeId: "a" });
+      const b = streamStoreOn(transport, { prefix: p, nodeId: "b" });
+      const raw = await rawClient();
+      try {
+        const inbox = await new Inbox().listen(b, "JOIN", "LEAVE");
+        const join = await a.publish("JOIN", { sessionId: "s", namespace: "/", room: "j" });
+        const leave = await a.publish("LEAVE", { sessionId: "s", namespace: "/", room: "l" });
+        await inbox.waitFor(2);
+        const [joinEntry] = await raw.xRange(`${p}:stream:JOIN`, "-", "+") ?? [];
+        const [leaveEntry] = await raw.xRange(`${p}:stream:LEAVE`, "-", "+") ?? [];
+        assert.equal(join.offset, joinEntry!.id);
+        assert.equal(leave.offset, leaveEntry!.id);
+        assert.equal(b.lastOffset("JOIN"), join.offset);
+        assert.equal(b.lastOffset("LEAVE"), leave.offset);
+        const c = streamStoreOn(transport, { prefix: p, nodeId: "c" });
+        await assert.rejects(c.subscribe("JOIN", () => {}, { fromOffset: "not-an-id" }), TypeError);
+        await c.shutdown();
+      } finally {
+        await Promise.all([a.shutdown(), b.shutdown()]);
+        await dropPrefix(p);
+        closeClient(raw);
+      }
+    },
+  );
+}
+
+serviceTest(redis, "RedisPubSubEventStore refuses a REST client, naming the reason", () => {
+  assert.throws(
+    () => new RedisPubSubEventStore({ client: restClient() as unknown as NodeRedisClient }),
+    (error: unknown) => error instanceof TypeError && /TCP client/.test(error.message),
+  );
+  assert.throws(
+    () => new RedisStreamEventStore({ client: restClient(), read: "block" }),
+    TypeError,
+  );
+  assert.throws(() => new RedisStoreFactory({ client: {} as NodeRedisClient }), TypeError);
+  assert.throws(
+    () => new RedisStreamEventStore({ client: restClient(), maxLen: 0 }),
+    RangeError,
+  );
+});
+
+serviceTest(
+  redis,
+  "the library never closes the client it was given, and closes every connection it opened",
+  async () => {
+    const instance = await startRedis();
+    const client = tcpClient(instance.url);
+    const raw = await rawClient(instance.url);
+    const connected = async () => (await raw.clientList()).length;
+    try {
+      await client.connect();
+      const before = await connected();
+      const factory = new RedisStoreFactory({ client: client as unknown as NodeRedisClient });
+      const streams = new RedisStreamEventStore({
+        client: client as unknown as NodeRedisClient,
+      });
+      await factory.init({
+        connect() {},
+        disconnect() {},
+        join() {},
+        leave() {},
+        dispatch() {},
+      });
+      await streams.subscribe("JOIN", () => {});
+      await streams.subscribe("LEAVE", () => {});
+      assert.equal(await connected(), before + 3, "one Pub/Sub connection, one per stream read");
+      await factory.shutdown();
+      await streams.shutdown();
+      assert.equal(await connected(), before, "dedicated connections closed");
+      assert.equal(client.isOpen, true, "the user's client stays open");
+      assert.equal(await client.ping(), "PONG");
+    } finally {
+      closeClient(client);
+      closeClient(raw);
+      await instance.stop();
+    }
+  },
+);
+
+serviceTest(
+  redis,
+  "a wrong password or ACL user fails at first use with a clear BackendError",
+  async () => {
+    const instance = await startRedis({
+      password: "right-password",
+      aclUser: { user: "app", password: "app-password" },
+    });
+    const port = instance.endpoint.port;
+    const clients: { destroy(): void }[] = [];
+    const clientFor = (credentials: string) => {
+      const client = tcpClient(`redis://${credentials}@127.0.0.1:${port}`);
+      clients.push(client);
+      return client as unknown as NodeRedisClient;
+    };
+    const authFailure = (error: unknown) =>
+      error instanceof BackendError && error.backend === "redis" &&
+      /authentication failed/.test(error.message);
+    try {
+      for (
+        const credentials of [":wrong-password", "app:wrong-password", "nobody:right-password"]
+      ) {
+        const factory = new RedisStoreFactory({ client: clientFor(credentials) });
+        await assert.rejects(factory.createStore("s").set("k", 1), authFailure, credentials);
+        await factory.shutdown();
+        const streams = new RedisStreamEventStore({ client: clientFor(credentials) });
+        await assert.rejects(
+          streams.publish("JOIN", { sessionId: "s", namespace: "/", room: "r" }),
+          authFailure,
+        );
+        await streams.shutdown();
+        const pubsub = new RedisPubSubEventStore({ client: clientFor(credentials) });
+        await assert.rejects(pubsub.subscribe("JOIN", () => {}), authFailure);
+        await pubsub.shutdown();
+      }
+      const good = new RedisStoreFactory({ client: clientFor("app:app-password") });
+      await good.createStore("s").set("k", 1);
+      assert.equal(await good.createStore("s").get("k"), 1);
+      await good.shutdown();
+    } finally {
+      clients.forEach(closeClient);
+      await instance.stop();
+    }
+  },
+);
+
+serviceTest(both, "a wrong REST token fails at first use with a clear BackendError", async () => {
+  const factory = new RedisStoreFactory({
+    client: restClient(undefined, "wrong-token"),
+    prefix: prefix("token"),
+  });
+  try {
+    await assert.rejects(
+      factory.createStore("s").get("k"),
+      (error: unknown) => error instanceof BackendError && /refused the token/.test(error.message),
+    );
+  } finally {
+    await factory.shutdown();
+  }
+});
+
+serviceTest(
+  redis,
+  "publishing to an unreachable Redis rejects after commandTimeoutMs (TCP)",
+  async () => {
+    const instance = await startRedis();
+    const client = tcpClient(instance.url);
+    const store = new RedisStreamEventStore({
+      client: client as unknown as NodeRedisClient,
+      commandTimeoutMs: 500,
+    });
+    try {
+      await store.publish("JOIN", { sessionId: "s", namespace: "/", room: "before" });
+      await instance.stop();
+      const started = Date.now();
+      await assert.rejects(
+        store.publish("JOIN", { sessionId: "s", namespace: "/", room: "during" }),
+        (error: unknown) => error instanceof BackendError && /XADD/.test(error.message),
+      );
+      assert.ok(Date.now() - started < 5_000);
+    } finally {
+      await store.shutdown();
+      closeClient(client);
+      await instance.stop();
+    }
+  },
+);
