@@ -5,6 +5,7 @@
 
 import { requireService } from "../_services.ts";
 import { HAZELCAST_CLUSTER_NAME } from "../../scripts/services/hazelcast.ts";
+import { dropPrefixes } from "../hazelcast/_hazelcast.ts";
 import { backendTests } from "./_backend_tests.ts";
 import { removeNodeBundle } from "./_cluster.ts";
 
@@ -19,6 +20,7 @@ backendTests({
     SOCKETIO4TS_HAZELCAST_CLUSTER: HAZELCAST_CLUSTER_NAME,
     SOCKETIO4TS_PREFIX: prefix,
   }),
+  cleanup: async (prefix) => void await dropPrefixes([prefix]),
 });
 
 backendTests({
@@ -31,6 +33,7 @@ backendTests({
     SOCKETIO4TS_HAZELCAST_EVENTS: "pubsub",
     SOCKETIO4TS_PREFIX: prefix,
   }),
+  cleanup: async (prefix) => void await dropPrefixes([prefix]),
 });
 
 Deno.test("socket.io over Hazelcast: remove the Node bundle", removeNodeBundle);
