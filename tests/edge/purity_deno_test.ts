@@ -13,6 +13,7 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 const EDGE_SAFE_PACKAGES = [
   "@msgpack/msgpack",
   "@nats-io/nats-core",
+  "@nats-io/jetstream",
   "@nats-io/nuid",
   "@nats-io/nkeys",
   "tweetnacl",
