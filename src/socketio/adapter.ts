@@ -8,13 +8,10 @@
 
 import type { Namespace } from "socket.io";
 import {
-  type ClusterAdapterOptions,
   ClusterAdapterWithHeartbeat,
   type ClusterMessage,
   type ClusterResponse,
   MessageType,
-  type Offset,
-  type Session,
 } from "socket.io-adapter";
 import {
   type EventMessage,
@@ -44,7 +41,7 @@ import {
 } from "./messages.ts";
 
 /** Options of {@linkcode createAdapter}. */
-export interface StoreFactoryAdapterOptions extends ClusterAdapterOptions {
+export interface StoreFactoryAdapterOptions {
   /** Milliseconds between two heartbeats of a node; 5000 by default. */
   heartbeatInterval?: number;
   /** Milliseconds without a message before a node counts as gone; 10000 by default. */
@@ -61,8 +58,21 @@ export interface StoreFactoryAdapterOptions extends ClusterAdapterOptions {
   readonly recoveryLogSize?: number;
 }
 
-/** A cluster message before socket.io-adapter stamps it with `uid` and `nsp`. */
-export type OutgoingClusterMessage = Parameters<ClusterAdapterWithHeartbeat["publish"]>[0];
+type OutgoingClusterMessage = Parameters<ClusterAdapterWithHeartbeat["publish"]>[0];
+
+/** A recovered session: what socket.io persisted, plus the packets its client missed. */
+export interface RecoveredSession {
+  /** Public socket id. */
+  sid: string;
+  /** Private session id. */
+  pid: string;
+  /** Rooms the socket was in. */
+  rooms: string[];
+  /** `socket.data`. */
+  data: unknown;
+  /** Broadcast packets (event name, arguments, offset) emitted while it was away. */
+  missedPackets: unknown[][];
+}
 
 interface LoggedPacket {
   readonly offset: string;
@@ -164,7 +174,11 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
     this.#node.detach(this.nsp.name, this);
   }
 
-  /** Publishing stops once the adapter is closed (no heartbeat is re-armed). */
+  /**
+   * Publishing stops once the adapter is closed (no heartbeat is re-armed).
+   *
+   * @ignore
+   */
   override publish(message: OutgoingClusterMessage): void {
     if (this.#closed) return;
     super.publish(message);
@@ -205,8 +219,12 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
     return { maxDisconnectionDuration: recovery.maxDisconnectionDuration ?? 120_000 };
   }
 
-  /** Sends one cluster message through the event store; resolves the offset of a broadcast. */
-  protected override doPublish(message: ClusterMessage): Promise<Offset> {
+  /**
+   * Sends one cluster message through the event store; resolves the offset of a broadcast.
+   *
+   * @ignore
+   */
+  protected override doPublish(message: ClusterMessage): Promise<string> {
     const published = this.#track(this.#publish(message));
     published.catch((error) =>
       this.#node.report(error, { stage: "publish", namespace: this.nsp.name })
@@ -214,7 +232,7 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
     return published;
   }
 
-  async #publish(message: ClusterMessage): Promise<Offset> {
+  async #publish(message: ClusterMessage): Promise<string> {
     const events = this.#node.events;
     const namespace = this.nsp.name;
     switch (message.type) {
@@ -299,7 +317,11 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
     }
   }
 
-  /** Sends an answer to the node that asked. */
+  /**
+   * Sends an answer to the node that asked.
+   *
+   * @ignore
+   */
   protected override doPublishResponse(
     requesterUid: string,
     response: ClusterResponse,
@@ -543,15 +565,15 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
    * Finds an ended session (announced by whichever node it was on) and the broadcast packets
    * its client missed after `offset`; `null` when it cannot be recovered.
    */
-  override async restoreSession(pid: string, offset: string): Promise<Session> {
+  override async restoreSession(pid: string, offset: string): Promise<RecoveredSession> {
     const recovery = this.#recovery;
-    if (!recovery) return null as unknown as Session;
+    if (!recovery) return null as unknown as RecoveredSession;
     if (!this.#sessions.has(pid) && this.#recoveryWaitMs > 0) await this.#waitForSession(pid);
     const saved = this.#sessions.get(pid);
-    if (!saved || this.#closed) return null as unknown as Session;
+    if (!saved || this.#closed) return null as unknown as RecoveredSession;
     this.#sessions.delete(pid);
     if (saved.at + recovery.maxDisconnectionDuration < Date.now()) {
-      return null as unknown as Session;
+      return null as unknown as RecoveredSession;
     }
     let index = -1;
     for (let i = this.#packets.length - 1; i >= 0; i--) {
@@ -560,7 +582,7 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
         break;
       }
     }
-    if (index === -1) return null as unknown as Session;
+    if (index === -1) return null as unknown as RecoveredSession;
     const rooms = saved.session.rooms;
     const missedPackets: unknown[][] = [];
     for (const packet of this.#packets.slice(index + 1)) {
@@ -584,7 +606,7 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
 
 /** The constructor socket.io calls for each namespace (see {@linkcode createAdapter}). */
 export type StoreFactoryAdapterClass = typeof StoreFactoryAdapter & {
-  new (nsp: Namespace): StoreFactoryAdapter;
+  new (nsp: unknown): StoreFactoryAdapter;
 };
 
 /**

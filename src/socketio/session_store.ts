@@ -5,9 +5,18 @@
  * @module
  */
 
-import type { Socket } from "socket.io";
 import type { Store } from "../core/mod.ts";
 import { StoreFactoryAdapter } from "./adapter.ts";
+
+/** What {@linkcode sessionStore} needs of a socket.io `Socket`. */
+export interface SessionSocket {
+  /** Socket id (the session id of its store). */
+  readonly id: string;
+  /** Whether the socket is connected. */
+  readonly connected: boolean;
+  /** Its namespace. */
+  readonly nsp: { readonly adapter: unknown };
+}
 
 /**
  * The session {@linkcode Store} of a connected socket, created by the store factory given to
@@ -25,7 +34,7 @@ import { StoreFactoryAdapter } from "./adapter.ts";
  * });
  * ```
  */
-export function sessionStore(socket: Socket): Store {
+export function sessionStore(socket: SessionSocket): Store {
   const adapter: unknown = socket?.nsp?.adapter;
   if (!(adapter instanceof StoreFactoryAdapter)) {
     throw new TypeError(
