@@ -43,6 +43,16 @@ export interface NatsEventStoreOptions extends EventStoreOptions {
    * trip after it), in milliseconds; 5000 by default. A publish not confirmed in time rejects.
    */
   readonly timeoutMs?: number;
+  /**
+   * Whether `publish` waits for the server's confirmation (`true`, the default): a `PING` written
+   * with the publishes of one tick, answered once the server has routed them, so a resolved
+   * publish has reached every subscriber connected then and a lost connection rejects it. With
+   * `false`, `publish` resolves as soon as nats.js has buffered the message (raw nats.js
+   * behaviour): fastest, but a message lost in a disconnect is lost silently. Deno's `WebSocket`
+   * leaves Nagle's algorithm on, and a steady stream of these confirmations then costs tens of
+   * milliseconds of latency at high rates over WebSocket; switch it off there if that matters.
+   */
+  readonly confirmPublish?: boolean;
 }
 
 /** Checks that `nc` looks like a `NatsConnection` (nats.js 3.x, either transport). */
@@ -97,13 +107,15 @@ class NatsCoreTransport implements EventTransport {
   readonly #nc: NatsConnection;
   readonly #prefix: string;
   readonly #timeoutMs: number;
+  readonly #confirm: boolean;
   readonly #subs = new Map<string, Subscription>();
   #batch: Batch | undefined;
 
-  constructor(nc: NatsConnection, prefix: string, timeoutMs: number) {
+  constructor(nc: NatsConnection, prefix: string, timeoutMs: number, confirm: boolean) {
     this.#nc = nc;
     this.#prefix = prefix;
     this.#timeoutMs = timeoutMs;
+    this.#confirm = confirm;
   }
 
   send(channel: string, bytes: Uint8Array): Promise<PublishResult> {
@@ -117,6 +129,14 @@ class NatsCoreTransport implements EventTransport {
           ? error
           : backendError(`could not publish to ${subject}`, error),
       );
+    }
+    if (!this.#confirm) {
+      try {
+        this.#nc.publish(subject, bytes);
+        return Promise.resolve({});
+      } catch (error) {
+        return Promise.reject(backendError(`could not publish to ${subject}`, error));
+      }
     }
     let batch = this.#batch;
     if (!batch) {
@@ -238,7 +258,8 @@ class NatsCoreTransport implements EventTransport {
  * `publish` resolves once the server has routed the message (a `PING` after it was answered,
  * shared by the publishes of one tick) and rejects with a `BackendError` when the connection is
  * closed or lost before that. Messages in flight during a reconnect may be lost; subscriptions
- * come back by themselves after a reconnect (the client re-sends them).
+ * come back by themselves after a reconnect (the client re-sends them). `confirmPublish: false`
+ * makes `publish` fire-and-forget, like raw nats.js.
  *
  * @example
  * ```ts ignore
@@ -267,8 +288,12 @@ export class NatsEventStore extends BaseEventStore {
     assertNatsConnection(nc);
     const timeoutMs = positiveInteger("timeoutMs", options.timeoutMs, DEFAULT_NATS_TIMEOUT_MS);
     const maxMessageBytes = resolveMaxMessageBytes(nc, options.maxMessageBytes);
+    const confirmPublish = options.confirmPublish ?? true;
+    if (typeof confirmPublish !== "boolean") {
+      throw new TypeError(`confirmPublish must be a boolean, received ${String(confirmPublish)}`);
+    }
     super(
-      new NatsCoreTransport(nc, resolvePrefix(options), timeoutMs),
+      new NatsCoreTransport(nc, resolvePrefix(options), timeoutMs, confirmPublish),
       { kind: EventStoreKind.PUBSUB, publishMode: PublishMode.UNRELIABLE },
       { ...options, maxMessageBytes },
     );

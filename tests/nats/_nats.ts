@@ -15,7 +15,13 @@ import {
   NatsJetStreamEventStore,
   type NatsJetStreamEventStoreOptions,
 } from "../../src/nats/mod.ts";
-import { NATS_PORT, NATS_WS_PORT } from "../../scripts/services/nats.ts";
+import {
+  NATS_PORT,
+  NATS_WS_PORT,
+  type NatsInstance,
+  startNats,
+  type StartNatsOptions,
+} from "../../scripts/services/nats.ts";
 
 /** TCP address of the harness server. */
 export const NATS_TCP = `127.0.0.1:${NATS_PORT}`;
@@ -139,4 +145,18 @@ export async function deleteStreams(
 export function alternating(): (options: EventStoreOptions) => Transport {
   let count = 0;
   return () => (count++ % 2 === 0 ? "ws" : "tcp");
+}
+
+/**
+ * {@linkcode startNats}, retried when the free port it picked was taken meanwhile (other test
+ * processes pick ports from the same range at the same time).
+ */
+export async function startPrivateNats(options: StartNatsOptions = {}): Promise<NatsInstance> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await startNats(options);
+    } catch (error) {
+      if (attempt >= 3 || !/address already in use/.test(String(error))) throw error;
+    }
+  }
 }

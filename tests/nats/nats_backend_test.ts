@@ -223,3 +223,44 @@ serviceTest(
     }
   },
 );
+
+serviceTest(
+  nats,
+  "NatsEventStore with confirmPublish: false publishes fire-and-forget, in order",
+  async () => {
+    const ncA = await connectOver("ws");
+    const ncB = await connectOver("ws");
+    try {
+      const prefix = randomPrefix();
+      const a = new NatsEventStore(ncA, { prefix, nodeId: "a", confirmPublish: false });
+      const b = new NatsEventStore(ncB, { prefix, nodeId: "b" });
+      const inbox = await new Inbox().listen(b, "JOIN");
+      const flushes: number[] = [];
+      const flush = ncA.flush.bind(ncA);
+      ncA.flush = () => {
+        flushes.push(Date.now());
+        return flush();
+      };
+      await Promise.all(
+        Array.from(
+          { length: 100 },
+          (_, index) => a.publish("JOIN", { sessionId: "s", namespace: "/", room: `${index}` }),
+        ),
+      );
+      await inbox.waitFor(100);
+      assert.deepStrictEqual(
+        inbox.messages.map((message) => message.type === "JOIN" && message.room),
+        Array.from({ length: 100 }, (_, index) => `${index}`),
+      );
+      assert.equal(flushes.length, 0, "no confirmation round trip");
+      assert.throws(
+        () => new NatsEventStore(ncA, { confirmPublish: "yes" as unknown as boolean }),
+        TypeError,
+      );
+      await Promise.all([a.shutdown(), b.shutdown()]);
+    } finally {
+      await ncA.close();
+      await ncB.close();
+    }
+  },
+);

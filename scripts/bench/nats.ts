@@ -1,0 +1,327 @@
+/**
+ * Benchmark of the NATS event stores against raw nats.js on the same server, in the same run:
+ *
+ * - `core ws` / `core tcp`: {@linkcode NatsEventStore} vs `nc.publish` + `nc.subscribe`;
+ * - `jetstream tcp` / `jetstream ws`: {@linkcode NatsJetStreamEventStore} vs `js.publish` (acked)
+ *   + an ordered consumer.
+ *
+ * Two figures per variant, raw then ours, alternating, best of the repeats:
+ * - throughput: N events published as fast as the API allows (core: every publish started at
+ *   once in windows of 1,000; JetStream: windows of 256 publishes awaiting their acks) until a
+ *   second connection has received all N;
+ * - latency at a fixed rate (10,000 msg/s core, 2,000 msg/s JetStream): publish → delivered to
+ *   the listener, p50/p99 in ms (the payload carries its send time; one process, one clock).
+ *
+ * The raw side sends the same bytes our store sends (a MessagePack DISPATCH message) and does not
+ * decode them; ours encodes, validates, decodes and filters — the ratio is the library's whole
+ * cost. Usage: `deno run -A scripts/bench/nats.ts [--quick]` (harness server on 14222/14280).
+ *
+ * @module
+ */
+
+import { type NatsConnection, wsconnect } from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
+import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { msgpackCodec } from "../../mod.ts";
+import { NatsEventStore, NatsJetStreamEventStore } from "../../src/nats/mod.ts";
+import { NATS_PORT, NATS_WS_PORT } from "../services/nats.ts";
+
+const QUICK = Deno.args.includes("--quick");
+const REPEATS = QUICK ? 1 : 3;
+const CORE_N = QUICK ? 20_000 : 50_000;
+const JS_N = QUICK ? 5_000 : 20_000;
+const CORE_RATE = 10_000;
+const JS_RATE = 2_000;
+const LATENCY_SECONDS = QUICK ? 1 : 2;
+
+type Transport = "ws" | "tcp";
+
+interface Figures {
+  throughput: number;
+  p50: number;
+  p99: number;
+}
+
+/** Receives either raw bytes or our messages and counts / times them. */
+class Counter {
+  count = 0;
+  timing = false;
+  latencies: number[] = [];
+  #target = Infinity;
+  #done: (() => void) | undefined;
+
+  expect(target: number): Promise<void> {
+    this.count = 0;
+    this.latencies = [];
+    this.#target = target;
+    return new Promise((resolve) => this.#done = resolve);
+  }
+
+  hit(sentAt?: number): void {
+    if (sentAt !== undefined) this.latencies.push(performance.now() - sentAt);
+    if (++this.count >= this.#target) this.#done?.();
+  }
+}
+
+function quantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function bounded<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The message both sides send: what `publish("DISPATCH", …)` encodes. */
+function payload(index: number): { namespace: string; room: string; packet: number[] } {
+  return { namespace: "/", room: "bench", packet: [index, performance.now()] };
+}
+
+function encoded(nodeId: string, index: number): Uint8Array {
+  return msgpackCodec.encode({ ...payload(index), type: "DISPATCH", nodeId });
+}
+
+function sentAtOf(bytes: Uint8Array): number {
+  const message = msgpackCodec.decode(bytes) as { packet: [number, number] };
+  return message.packet[1];
+}
+
+/** A side under test: how to publish one event, in windows of `window`. */
+interface Side {
+  readonly name: string;
+  publish(index: number): void | Promise<unknown>;
+  readonly counter: Counter;
+  readonly window: number;
+}
+
+async function throughput(side: Side, n: number): Promise<number> {
+  const all = side.counter.expect(n);
+  const started = performance.now();
+  for (let from = 0; from < n; from += side.window) {
+    const pending: Promise<unknown>[] = [];
+    for (let index = from; index < Math.min(n, from + side.window); index++) {
+      const result = side.publish(index);
+      if (result) pending.push(result);
+    }
+    await Promise.all(pending);
+  }
+  await bounded(all, 60_000, `${side.name}: ${n} deliveries`);
+  return n / ((performance.now() - started) / 1000);
+}
+
+async function latency(side: Side, rate: number, seconds: number): Promise<[number, number]> {
+  const n = rate * seconds;
+  const all = side.counter.expect(n);
+  side.counter.timing = true;
+  const pending: Promise<unknown>[] = [];
+  const started = performance.now();
+  let sent = 0;
+  while (sent < n) {
+    const due = Math.min(n, Math.floor(((performance.now() - started) / 1000) * rate) + 1);
+    while (sent < due) {
+      const result = side.publish(sent++);
+      if (result) pending.push(result);
+    }
+    await sleep(1);
+  }
+  await Promise.all(pending);
+  await bounded(all, 60_000, `${side.name}: ${n} deliveries at ${rate}/s`);
+  side.counter.timing = false;
+  return [quantile(side.counter.latencies, 0.5), quantile(side.counter.latencies, 0.99)];
+}
+
+async function measure(side: Side, n: number, rate: number): Promise<Figures> {
+  const tp = await throughput(side, n);
+  const [p50, p99] = await latency(side, rate, LATENCY_SECONDS);
+  return { throughput: tp, p50, p99 };
+}
+
+function best(runs: Figures[]): Figures {
+  return {
+    throughput: Math.max(...runs.map((run) => run.throughput)),
+    p50: Math.min(...runs.map((run) => run.p50)),
+    p99: Math.min(...runs.map((run) => run.p99)),
+  };
+}
+
+let connecting: Promise<unknown> = Promise.resolve();
+/** One connect at a time: nats.js keeps one transport factory per process. */
+function open(transport: Transport): Promise<NatsConnection> {
+  const next = connecting.then(() =>
+    transport === "ws"
+      ? wsconnect({ servers: `ws://127.0.0.1:${NATS_WS_PORT}` })
+      : connect({ servers: `127.0.0.1:${NATS_PORT}` })
+  );
+  connecting = next.catch(() => {});
+  return next;
+}
+
+type SidesMaker = (
+  pub: NatsConnection,
+  sub: NatsConnection,
+  tag: string,
+) => Promise<{ raw: Side; ours: Side; close: () => Promise<void> }>;
+
+const coreSides = (confirmPublish: boolean): SidesMaker => async (pub, sub, tag) => {
+  const rawCounter = new Counter();
+  const rawSubject = `bench-raw-${tag}.DISPATCH`;
+  const rawSub = sub.subscribe(rawSubject, {
+    callback: (_error, msg) => rawCounter.hit(rawCounter.timing ? sentAtOf(msg.data) : undefined),
+  });
+  await sub.flush();
+  const prefix = `bench-ours-${tag}`;
+  const publisher = new NatsEventStore(pub, { prefix, nodeId: "pub", confirmPublish });
+  const subscriber = new NatsEventStore(sub, { prefix, nodeId: "sub" });
+  const oursCounter = new Counter();
+  await subscriber.subscribe("DISPATCH", (message) => {
+    oursCounter.hit((message.packet as number[])[1]);
+  });
+  return {
+    raw: {
+      name: "raw nats.js",
+      counter: rawCounter,
+      window: 1_000,
+      publish: (index) => pub.publish(rawSubject, encoded("pub", index)),
+    },
+    ours: {
+      name: "NatsEventStore",
+      counter: oursCounter,
+      window: 1_000,
+      publish: (index) => publisher.publish("DISPATCH", payload(index)),
+    },
+    close: async () => {
+      rawSub.unsubscribe();
+      await Promise.all([publisher.shutdown(), subscriber.shutdown()]);
+    },
+  };
+};
+
+async function jetStreamSides(
+  pub: NatsConnection,
+  sub: NatsConnection,
+  tag: string,
+): Promise<{ raw: Side; ours: Side; close: () => Promise<void> }> {
+  const jsm = await jetstreamManager(pub);
+  const rawStream = `bench-raw-${tag}`;
+  await jsm.streams.add({ name: rawStream, subjects: [`${rawStream}.>`] });
+  const js = jetstream(pub);
+  const rawCounter = new Counter();
+  const info = await jsm.streams.info(rawStream);
+  const consumer = await jetstream(sub).consumers.get(rawStream, {
+    filter_subjects: `${rawStream}.DISPATCH`,
+    deliver_policy: DeliverPolicy.StartSequence,
+    opt_start_seq: info.state.last_seq + 1,
+  });
+  const rawMessages = await consumer.consume({
+    max_messages: 256,
+    expires: 5_000,
+    callback: (msg) => rawCounter.hit(rawCounter.timing ? sentAtOf(msg.data) : undefined),
+  });
+  const prefix = `bench-ours-${tag}`;
+  const publisher = new NatsJetStreamEventStore(pub, { prefix, nodeId: "pub" });
+  const subscriber = new NatsJetStreamEventStore(sub, { prefix, nodeId: "sub" });
+  const oursCounter = new Counter();
+  await subscriber.subscribe("DISPATCH", (message) => {
+    oursCounter.hit((message.packet as number[])[1]);
+  });
+  return {
+    raw: {
+      name: "raw js.publish",
+      counter: rawCounter,
+      window: 256,
+      publish: (index) => js.publish(`${rawStream}.DISPATCH`, encoded("pub", index)),
+    },
+    ours: {
+      name: "NatsJetStreamEventStore",
+      counter: oursCounter,
+      window: 256,
+      publish: (index) => publisher.publish("DISPATCH", payload(index)),
+    },
+    close: async () => {
+      rawMessages.stop();
+      await consumer.delete().catch(() => {});
+      await Promise.all([publisher.shutdown(), subscriber.shutdown()]);
+      await jsm.streams.delete(rawStream);
+      await jsm.streams.delete(publisher.stream);
+    },
+  };
+}
+
+interface Row {
+  variant: string;
+  raw: Figures;
+  ours: Figures;
+}
+
+async function run(
+  variant: string,
+  transport: Transport,
+  make: SidesMaker,
+  n: number,
+  rate: number,
+): Promise<Row> {
+  const pub = await open(transport);
+  const sub = await open(transport);
+  const tag = `${variant.replace(/\W+/g, "-")}-${crypto.randomUUID().slice(0, 6)}`;
+  const sides = await make(pub, sub, tag);
+  try {
+    // warm-up
+    await throughput(sides.raw, Math.min(2_000, n));
+    await throughput(sides.ours, Math.min(2_000, n));
+    const raw: Figures[] = [];
+    const ours: Figures[] = [];
+    for (let repeat = 0; repeat < REPEATS; repeat++) {
+      raw.push(await measure(sides.raw, n, rate));
+      ours.push(await measure(sides.ours, n, rate));
+    }
+    return { variant, raw: best(raw), ours: best(ours) };
+  } finally {
+    await sides.close();
+    await pub.close();
+    await sub.close();
+  }
+}
+
+const rows: Row[] = [];
+rows.push(await run("core tcp", "tcp", coreSides(true), CORE_N, CORE_RATE));
+rows.push(await run("core tcp, confirmPublish: false", "tcp", coreSides(false), CORE_N, CORE_RATE));
+rows.push(await run("core ws", "ws", coreSides(true), CORE_N, CORE_RATE));
+rows.push(await run("core ws, confirmPublish: false", "ws", coreSides(false), CORE_N, CORE_RATE));
+rows.push(await run("jetstream tcp", "tcp", jetStreamSides, JS_N, JS_RATE));
+rows.push(await run("jetstream ws", "ws", jetStreamSides, JS_N, JS_RATE));
+
+const fmt = (value: number, digits = 0) => value.toFixed(digits);
+const [load1] = Deno.loadavg();
+console.log(
+  `\nNATS event stores vs raw nats.js — nats-server 2.9.10 on loopback, Deno ${Deno.version.deno}, best of ${REPEATS}, ${navigator.hardwareConcurrency} CPUs, load average ${
+    load1?.toFixed(2)
+  }`,
+);
+console.log(
+  `throughput: ${CORE_N} core / ${JS_N} JetStream events until all received; latency: ${CORE_RATE}/s core, ${JS_RATE}/s JetStream, ${LATENCY_SECONDS} s\n`,
+);
+console.log(
+  "| variant | raw msg/s | ours msg/s | ratio | raw p50 ms | raw p99 ms | ours p50 ms | ours p99 ms |",
+);
+console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
+for (const { variant, raw, ours } of rows) {
+  console.log(
+    `| ${variant} | ${fmt(raw.throughput)} | ${fmt(ours.throughput)} | ${
+      fmt(ours.throughput / raw.throughput, 2)
+    }× | ${fmt(raw.p50, 3)} | ${fmt(raw.p99, 3)} | ${fmt(ours.p50, 3)} | ${fmt(ours.p99, 3)} |`,
+  );
+}
