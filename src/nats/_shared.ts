@@ -6,7 +6,7 @@
  */
 
 import type { NatsConnection } from "@nats-io/nats-core";
-import { BackendError } from "../core/mod.ts";
+import { BackendError, DEFAULT_MAX_MESSAGE_BYTES } from "../core/mod.ts";
 
 /** Backend label of every {@linkcode BackendError} the NATS stores raise. */
 export const BACKEND = "nats";
@@ -119,4 +119,44 @@ export function deferred<T>(): Deferred<T> {
     reject = rej;
   });
   return { promise, resolve, reject };
+}
+
+/** Checks that `nc` looks like a `NatsConnection` (nats.js 3.x, either transport). */
+export function assertNatsConnection(nc: unknown): asserts nc is NatsConnection {
+  const candidate = nc as Partial<NatsConnection> | null | undefined;
+  if (
+    typeof candidate?.publish !== "function" || typeof candidate.subscribe !== "function" ||
+    typeof candidate.flush !== "function" || typeof candidate.isClosed !== "function"
+  ) {
+    throw new TypeError(
+      "expected a NatsConnection from wsconnect() (@nats-io/nats-core) or connect() (@nats-io/transport-node)",
+    );
+  }
+}
+
+/**
+ * The largest message a store on `nc` should accept: `requested` (checked against the server's
+ * `max_payload`), or the smaller of the core default and `max_payload`.
+ */
+export function resolveMaxMessageBytes(
+  nc: NatsConnection,
+  requested: number | undefined,
+  reserve = 0,
+): number {
+  const serverLimit = serverMaxPayload(nc);
+  const usable = serverLimit === undefined ? undefined : serverLimit - reserve;
+  if (requested === undefined) {
+    return usable === undefined ? DEFAULT_MAX_MESSAGE_BYTES : Math.min(
+      DEFAULT_MAX_MESSAGE_BYTES,
+      usable,
+    );
+  }
+  if (usable !== undefined && Number.isSafeInteger(requested) && requested > usable) {
+    throw new RangeError(
+      `maxMessageBytes (${requested}) is over what the NATS server accepts (max_payload ${serverLimit}${
+        reserve > 0 ? ` minus ${reserve} bytes for headers` : ""
+      }); raise max_payload on the server or lower maxMessageBytes`,
+    );
+  }
+  return requested;
 }

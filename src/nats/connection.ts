@@ -5,7 +5,8 @@
  * @module
  */
 
-import { errors, type NatsConnection } from "@nats-io/nats-core";
+import { errors } from "@nats-io/nats-core";
+import type { NatsConnection } from "./connection_type.ts";
 import { BackendError } from "../core/mod.ts";
 import { BACKEND } from "./_shared.ts";
 

@@ -35,5 +35,6 @@
  */
 
 export * from "./connection.ts";
+export * from "./connection_type.ts";
 export * from "./nats_event_store.ts";
 export * from "./nats_jetstream_event_store.ts";

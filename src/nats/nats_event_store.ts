@@ -6,12 +6,12 @@
  * @module
  */
 
-import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import type { Subscription } from "@nats-io/nats-core";
+import type { NatsConnection } from "./connection_type.ts";
 import {
   BackendError,
   BaseEventStore,
   type ChannelSink,
-  DEFAULT_MAX_MESSAGE_BYTES,
   EventStoreKind,
   type EventStoreOptions,
   type EventTransport,
@@ -21,6 +21,7 @@ import {
 } from "../core/mod.ts";
 import {
   assertFitsServer,
+  assertNatsConnection,
   assertUsable,
   BACKEND,
   backendError,
@@ -28,7 +29,7 @@ import {
   deferred,
   plainBytes,
   positiveInteger,
-  serverMaxPayload,
+  resolveMaxMessageBytes,
   subjectOf,
   withTimeout,
 } from "./_shared.ts";
@@ -53,46 +54,6 @@ export interface NatsEventStoreOptions extends EventStoreOptions {
    * milliseconds of latency at high rates over WebSocket; switch it off there if that matters.
    */
   readonly confirmPublish?: boolean;
-}
-
-/** Checks that `nc` looks like a `NatsConnection` (nats.js 3.x, either transport). */
-export function assertNatsConnection(nc: unknown): asserts nc is NatsConnection {
-  const candidate = nc as Partial<NatsConnection> | null | undefined;
-  if (
-    typeof candidate?.publish !== "function" || typeof candidate.subscribe !== "function" ||
-    typeof candidate.flush !== "function" || typeof candidate.isClosed !== "function"
-  ) {
-    throw new TypeError(
-      "expected a NatsConnection from wsconnect() (@nats-io/nats-core) or connect() (@nats-io/transport-node)",
-    );
-  }
-}
-
-/**
- * The largest message a store on `nc` should accept: `requested` (checked against the server's
- * `max_payload`), or the smaller of the core default and `max_payload`.
- */
-export function resolveMaxMessageBytes(
-  nc: NatsConnection,
-  requested: number | undefined,
-  reserve = 0,
-): number {
-  const serverLimit = serverMaxPayload(nc);
-  const usable = serverLimit === undefined ? undefined : serverLimit - reserve;
-  if (requested === undefined) {
-    return usable === undefined ? DEFAULT_MAX_MESSAGE_BYTES : Math.min(
-      DEFAULT_MAX_MESSAGE_BYTES,
-      usable,
-    );
-  }
-  if (usable !== undefined && Number.isSafeInteger(requested) && requested > usable) {
-    throw new RangeError(
-      `maxMessageBytes (${requested}) is over what the NATS server accepts (max_payload ${serverLimit}${
-        reserve > 0 ? ` minus ${reserve} bytes for headers` : ""
-      }); raise max_payload on the server or lower maxMessageBytes`,
-    );
-  }
-  return requested;
 }
 
 interface Batch {
@@ -279,6 +240,8 @@ export class NatsEventStore extends BaseEventStore {
   readonly connection: NatsConnection;
 
   /**
+   * Creates a node of the cluster on a connection you opened.
+   *
    * @param nc an open NATS connection (WebSocket or TCP); never closed by the store.
    * @param options node id, mode, prefix, codec, error hook, size limit and timeout.
    * @throws {TypeError} when `nc` is not a NATS connection.

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { nanos, type NatsConnection } from "@nats-io/nats-core";
+import { nanos } from "@nats-io/nats-core";
+import type { NatsConnection } from "./connection_type.ts";
 import {
   type Consumer,
   type ConsumerMessages,
@@ -34,20 +35,18 @@ import {
 } from "../core/mod.ts";
 import {
   assertFitsServer,
+  assertNatsConnection,
   assertUsable,
   BACKEND,
   backendError,
   plainBytes,
   positiveInteger,
+  resolveMaxMessageBytes,
   streamNameOf,
   subjectOf,
   withTimeout,
 } from "./_shared.ts";
-import {
-  assertNatsConnection,
-  DEFAULT_NATS_TIMEOUT_MS,
-  resolveMaxMessageBytes,
-} from "./nats_event_store.ts";
+import { DEFAULT_NATS_TIMEOUT_MS } from "./nats_event_store.ts";
 
 /** Retention limits of the stream a {@linkcode NatsJetStreamEventStore} creates. */
 export interface JetStreamRetention {
@@ -351,6 +350,8 @@ export class NatsJetStreamEventStore extends BaseEventStore {
   readonly #transport: JetStreamTransport;
 
   /**
+   * Creates a node of the cluster on a connection you opened.
+   *
    * @param nc an open NATS connection (WebSocket or TCP) to a server with JetStream; never closed
    *   by the store.
    * @param options stream, retention and the options every event store accepts.
