@@ -6,6 +6,7 @@
  * |---|---|
  * | `SOCKETIO4TS_REDIS_URL` | Redis (e.g. `redis://127.0.0.1:6379`): Redis storage + Redis events |
  * | `SOCKETIO4TS_REDIS_EVENTS` | `streams` (default, at-least-once, recovery) or `pubsub` |
+ * | `SOCKETIO4TS_UPSTASH_URL` | Redis over REST (`@upstash/redis`, with `SOCKETIO4TS_UPSTASH_TOKEN`): Redis storage + Redis Streams events (polling) |
  * | `SOCKETIO4TS_NATS_URL` | NATS (`nats://host:port` over TCP, `ws://host:port` over WebSocket) |
  * | `SOCKETIO4TS_NATS_EVENTS` | `core` (default) or `jetstream` |
  * | `SOCKETIO4TS_KAFKA_BROKERS` | Kafka brokers, comma-separated (e.g. `127.0.0.1:19092`) |
@@ -62,6 +63,29 @@ export async function backendFromEnv(env: EnvReader): Promise<ChosenBackend> {
         await factory.shutdown();
         client.destroy();
       },
+    };
+  }
+
+  const upstashUrl = env("SOCKETIO4TS_UPSTASH_URL");
+  if (upstashUrl) {
+    const { Redis } = await import("@upstash/redis");
+    const redis = await import("../../src/redis/mod.ts");
+    const client = new Redis({
+      url: upstashUrl,
+      token: env("SOCKETIO4TS_UPSTASH_TOKEN") ?? "",
+      enableTelemetry: false,
+    });
+    const eventStore = new redis.RedisStreamEventStore({
+      client,
+      ...common,
+      read: "poll",
+      pollIntervalMs: 20,
+    });
+    const factory = new redis.RedisStoreFactory({ client, prefix, eventStore });
+    return {
+      factory,
+      label: `redis streams over REST at ${upstashUrl}`,
+      close: () => factory.shutdown(),
     };
   }
 

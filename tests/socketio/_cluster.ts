@@ -164,7 +164,8 @@ export async function startCluster(options: ClusterOptions): Promise<ProcessClus
           stderr: "piped",
         })
         : new Deno.Command("node", {
-          args: [bundlePath!],
+          // Node 20 has no global WebSocket without the flag (NATS over WebSocket needs one).
+          args: ["--experimental-websocket", "--no-warnings", bundlePath!],
           cwd: ROOT.pathname,
           env: envFor(name, options),
           stdout: "piped",

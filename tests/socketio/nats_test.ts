@@ -3,7 +3,7 @@
  */
 
 import { requireService } from "../_services.ts";
-import { NATS_PORT } from "../../scripts/services/nats.ts";
+import { NATS_PORT, NATS_WS_PORT } from "../../scripts/services/nats.ts";
 import { backendTests } from "./_backend_tests.ts";
 import { removeNodeBundle } from "./_cluster.ts";
 
@@ -38,6 +38,17 @@ backendTests({
   reliable: false,
   env: (prefix) => ({
     SOCKETIO4TS_NATS_URL: url,
+    SOCKETIO4TS_NATS_EVENTS: "core",
+    SOCKETIO4TS_PREFIX: prefix,
+  }),
+});
+
+backendTests({
+  label: "NATS core over WebSocket",
+  services: nats,
+  reliable: false,
+  env: (prefix) => ({
+    SOCKETIO4TS_NATS_URL: `ws://${nats.endpoint.host}:${NATS_WS_PORT}`,
     SOCKETIO4TS_NATS_EVENTS: "core",
     SOCKETIO4TS_PREFIX: prefix,
   }),

@@ -4,10 +4,12 @@
 
 import { createClient } from "redis";
 import { requireService } from "../_services.ts";
+import { UPSTASH_TOKEN } from "../../scripts/services/upstash_rest.ts";
 import { removeNodeBundle } from "./_cluster.ts";
 import { backendTests } from "./_backend_tests.ts";
 
 const redis = await requireService("redis");
+const upstash = await requireService("upstash");
 const url = `redis://${redis.endpoint.host}:${redis.endpoint.port}`;
 
 async function cleanup(prefix: string): Promise<void> {
@@ -40,6 +42,18 @@ backendTests({
   env: (prefix) => ({
     SOCKETIO4TS_REDIS_URL: url,
     SOCKETIO4TS_REDIS_EVENTS: "pubsub",
+    SOCKETIO4TS_PREFIX: prefix,
+  }),
+  cleanup,
+});
+
+backendTests({
+  label: "Redis Streams over REST (@upstash/redis, polling)",
+  services: [redis, upstash],
+  reliable: true,
+  env: (prefix) => ({
+    SOCKETIO4TS_UPSTASH_URL: `http://${upstash.endpoint.host}:${upstash.endpoint.port}`,
+    SOCKETIO4TS_UPSTASH_TOKEN: UPSTASH_TOKEN,
     SOCKETIO4TS_PREFIX: prefix,
   }),
   cleanup,
