@@ -50,9 +50,10 @@ export interface NodeRedisClient {
 /** Options of {@linkcode nodeRedisPort}. */
 export interface NodeRedisPortOptions {
   /**
-   * How long a command may wait for its reply (queued while Redis is unreachable included) before
-   * it rejects with a `BackendError`; 10 000 ms by default. Blocking reads on dedicated
-   * connections are not limited.
+   * How long a command issued while the client is not ready (reconnecting, or Redis unreachable)
+   * may wait in its offline queue before it rejects with a `BackendError` and is withdrawn;
+   * 10 000 ms by default. Commands issued on a ready connection are rejected by node-redis itself
+   * if that connection drops. Blocking reads on dedicated connections are not limited.
    */
   readonly commandTimeoutMs?: number;
 }
@@ -176,6 +177,11 @@ class NodeRedisConnection implements DedicatedConnection {
   }
 }
 
+interface PendingCommand {
+  readonly deadline: number;
+  readonly expire: () => void;
+}
+
 class NodeRedisPort implements RedisCommandPort {
   readonly transport = "tcp" as const;
   readonly #client: NodeRedisClient;
@@ -184,6 +190,8 @@ class NodeRedisPort implements RedisCommandPort {
   readonly #onError = (error: Error) => {
     this.#lastError = error;
   };
+  readonly #pending = new Set<PendingCommand>();
+  #sweeper: ReturnType<typeof setInterval> | undefined;
   #lastError: Error | undefined;
   #connecting: Promise<void> | undefined;
 
@@ -210,37 +218,73 @@ class NodeRedisPort implements RedisCommandPort {
     return this.#connecting;
   }
 
-  async send(args: readonly string[]): Promise<RedisReply> {
+  send(args: readonly string[]): Promise<RedisReply> {
     const connecting = this.#ready();
-    if (connecting) await connecting;
-    const controller = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        controller.abort();
-        const last = this.#client.isReady ? undefined : this.#lastError;
-        reject(
-          new Error(
-            `no reply within ${this.#timeoutMs} ms (commandTimeoutMs); ${
-              last
-                ? `the client is not ready, its last error: ${last.message}`
-                : "Redis may be unreachable"
-            }`,
-          ),
-        );
-      }, this.#timeoutMs);
-    });
-    try {
-      const reply = await Promise.race([
-        this.#client.sendCommand(args, { ...FLAT_MAPS, abortSignal: controller.signal }),
-        timeout,
-      ]);
-      return normalize(reply);
-    } catch (error) {
-      throw commandError(args, error);
-    } finally {
-      clearTimeout(timer);
+    if (connecting) return connecting.then(() => this.#send(args));
+    return this.#send(args);
+  }
+
+  #send(args: readonly string[]): Promise<RedisReply> {
+    if (this.#client.isReady) {
+      // Written to the socket at once: if the connection drops, node-redis rejects the command
+      // itself, so no deadline is needed on this path (the common one).
+      return this.#client.sendCommand(args, FLAT_MAPS).then(normalize, (error) => {
+        throw commandError(args, error);
+      });
     }
+    return new Promise((resolve, reject) => {
+      // Not ready: the command waits in the client's offline queue. A deadline rejects it after
+      // commandTimeoutMs, and its abort signal takes it out of the queue, so it never runs late.
+      const controller = new AbortController();
+      const pending: PendingCommand = {
+        deadline: performance.now() + this.#timeoutMs,
+        expire: () => {
+          controller.abort();
+          const last = this.#client.isReady ? undefined : this.#lastError;
+          reject(commandError(
+            args,
+            new Error(
+              `no reply within ${this.#timeoutMs} ms (commandTimeoutMs); ${
+                last
+                  ? `the client is not ready, its last error: ${last.message}`
+                  : "Redis may be unreachable"
+              }`,
+            ),
+          ));
+        },
+      };
+      this.#track(pending);
+      this.#client.sendCommand(args, { ...FLAT_MAPS, abortSignal: controller.signal }).then(
+        (reply) => {
+          this.#pending.delete(pending);
+          resolve(normalize(reply));
+        },
+        (error) => {
+          this.#pending.delete(pending);
+          reject(commandError(args, error));
+        },
+      );
+    });
+  }
+
+  /** Watches a command's deadline with one shared timer that runs only while commands wait. */
+  #track(pending: PendingCommand): void {
+    this.#pending.add(pending);
+    if (this.#sweeper !== undefined) return;
+    const period = Math.max(5, Math.min(250, this.#timeoutMs / 4));
+    this.#sweeper = setInterval(() => {
+      const now = performance.now();
+      for (const entry of this.#pending) {
+        if (entry.deadline <= now) {
+          this.#pending.delete(entry);
+          entry.expire();
+        }
+      }
+      if (this.#pending.size === 0) {
+        clearInterval(this.#sweeper);
+        this.#sweeper = undefined;
+      }
+    }, period);
   }
 
   async dedicated(): Promise<DedicatedConnection> {
@@ -270,6 +314,8 @@ class NodeRedisPort implements RedisCommandPort {
 
   async close(): Promise<void> {
     this.#client.off?.("error", this.#onError);
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
     await Promise.all([...this.#dedicated].map((connection) => connection.close()));
   }
 }

@@ -49,7 +49,11 @@ async function publishAll(
   const worker = async () => {
     while (next < TOTAL) {
       const index = next++;
-      if (index === OUTAGE_AT) outage = atOutage();
+      if (index === OUTAGE_AT) {
+        outage = atOutage();
+        // Awaited after the workers; a handler now keeps a failed restart from being unhandled.
+        outage.catch(() => {});
+      }
       try {
         await store.publish("JOIN", { sessionId: "s", namespace: "/", room: String(index) });
         resolved.add(index);

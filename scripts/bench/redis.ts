@@ -1,0 +1,407 @@
+/**
+ * Benchmark of the Redis backends against the raw clients doing the same commands at the same
+ * concurrency, on the same server, in the same run, over both transports:
+ *
+ * - store `set` / `get`: `RedisStore.set/get` vs raw `HSET` / `HGET` of the value as JSON text,
+ *   stringified / parsed per operation as an application would (node-redis `hSet/hGet` over
+ *   TCP, `@upstash/redis` `hset/hget` over REST, which parses JSON replies itself);
+ * - events: `RedisPubSubEventStore` (TCP) vs raw `PUBLISH` + a subscriber connection, and
+ *   `RedisStreamEventStore` vs raw `XADD` + `XREAD` (blocking on a dedicated connection over TCP,
+ *   polling every 20 ms over REST); the raw side sends the message as JSON text. Throughput is
+ *   messages delivered per second from the first publish to the last delivery; latency is
+ *   publish-call to listener, per message.
+ *
+ * ```sh
+ * deno run -A scripts/bench/redis.ts [tcpOps=20000] [restOps=4000] [events=10000]
+ * ```
+ *
+ * Store cases interleave raw and ours in 10 slices each and sum each side's time; event cases
+ * run 3 rounds, raw and ours alternating, keeping the better round of each. The ratio is
+ * ours / raw: above 1 is better for ops/s and msg/s, below 1 is better for latency.
+ *
+ * @module
+ */
+
+import { createClient } from "redis";
+import { Redis } from "@upstash/redis";
+import type { EventStore } from "../../mod.ts";
+import {
+  type NodeRedisClient,
+  RedisPubSubEventStore,
+  RedisStoreFactory,
+  RedisStreamEventStore,
+} from "../../src/redis/mod.ts";
+import { REDIS_PORT } from "../services/redis.ts";
+import { UPSTASH_PORT, UPSTASH_TOKEN } from "../services/upstash_rest.ts";
+
+const TCP_OPS = Number(Deno.args[0] ?? 20_000);
+const REST_OPS = Number(Deno.args[1] ?? 4_000);
+const EVENTS = Number(Deno.args[2] ?? 10_000);
+const CONCURRENCY = 64;
+const SLICES = 10;
+const ROUNDS = 3;
+const POLL_MS = 20;
+const REDIS_URL = `redis://127.0.0.1:${REDIS_PORT}`;
+const REST_URL = `http://127.0.0.1:${UPSTASH_PORT}`;
+const PREFIX = `bench-${crypto.randomUUID().slice(0, 8)}`;
+
+type TcpClient = ReturnType<typeof createClient>;
+
+interface Row {
+  readonly transport: string;
+  readonly case: string;
+  readonly metric: string;
+  readonly raw: number;
+  readonly ours: number;
+}
+const rows: Row[] = [];
+
+async function tcpClient(): Promise<TcpClient> {
+  const client: TcpClient = createClient({ url: REDIS_URL });
+  client.on("error", () => {});
+  await client.connect();
+  return client;
+}
+
+function restClient(): Redis {
+  return new Redis({ url: REST_URL, token: UPSTASH_TOKEN, enableTelemetry: false });
+}
+
+/** Runs `count` operations with CONCURRENCY in flight; resolves with the elapsed ms. */
+async function drive(count: number, op: (index: number) => Promise<unknown>): Promise<number> {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: Math.min(CONCURRENCY, count) }, async () => {
+      while (next < count) await op(next++);
+    }),
+  );
+  return performance.now() - started;
+}
+
+/** Interleaves raw and ours in slices; returns ops/s of each. */
+async function interleaved(
+  total: number,
+  raw: (index: number) => Promise<unknown>,
+  ours: (index: number) => Promise<unknown>,
+): Promise<{ raw: number; ours: number }> {
+  const slice = Math.ceil(total / SLICES);
+  let rawMs = 0;
+  let oursMs = 0;
+  await drive(Math.min(500, slice), raw);
+  await drive(Math.min(500, slice), ours);
+  for (let index = 0; index < SLICES; index++) {
+    rawMs += await drive(slice, (i) => raw(index * slice + i));
+    oursMs += await drive(slice, (i) => ours(index * slice + i));
+  }
+  const ops = slice * SLICES;
+  return { raw: (ops / rawMs) * 1000, ours: (ops / oursMs) * 1000 };
+}
+
+const VALUE = { user: "ada", rooms: ["a", "b", "c"], n: 42, admin: false };
+
+async function storeBench(transport: "tcp" | "rest", ops: number): Promise<void> {
+  const label = transport.toUpperCase();
+  const key = `${PREFIX}:raw:${transport}`;
+  let factory: RedisStoreFactory;
+  let rawSet: (index: number) => Promise<unknown>;
+  let rawGet: (index: number) => Promise<unknown>;
+  let close: () => void = () => {};
+  if (transport === "tcp") {
+    const client = await tcpClient();
+    factory = new RedisStoreFactory({
+      client: client as unknown as NodeRedisClient,
+      prefix: PREFIX,
+      eventStore: new RedisStreamEventStore({ client: client as unknown as NodeRedisClient }),
+    });
+    rawSet = (index) => client.hSet(key, `k${index % 1000}`, JSON.stringify(VALUE));
+    rawGet = async (index) => JSON.parse((await client.hGet(key, `k${index % 1000}`))!);
+    close = () => client.destroy();
+  } else {
+    const client = restClient();
+    factory = new RedisStoreFactory({ client, prefix: PREFIX });
+    rawSet = (index) => client.hset(key, { [`k${index % 1000}`]: JSON.stringify(VALUE) });
+    rawGet = (index) => client.hget(key, `k${index % 1000}`);
+  }
+  const store = factory.createStore(`session-${transport}`);
+  const set = await interleaved(ops, rawSet, (index) => store.set(`k${index % 1000}`, VALUE));
+  rows.push({ transport: label, case: "store set", metric: "ops/s", ...set });
+  const get = await interleaved(ops, rawGet, (index) => store.get(`k${index % 1000}`));
+  rows.push({ transport: label, case: "store get", metric: "ops/s", ...get });
+  await store.destroy();
+  await factory.shutdown();
+  close();
+}
+
+interface EventRun {
+  readonly throughput: number;
+  readonly p50: number;
+  readonly p99: number;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
+}
+
+/** Publishes `count` messages through `publish`; `onDelivery` is fed by the receiving side. */
+async function eventRun(
+  count: number,
+  start: (deliver: (sentAt: number) => void) => Promise<() => Promise<void>>,
+  publish: (index: number, sentAt: number) => Promise<unknown>,
+): Promise<EventRun> {
+  const latencies: number[] = [];
+  let done: () => void = () => {};
+  const all = new Promise<void>((resolve) => done = resolve);
+  const stop = await start((sentAt) => {
+    latencies.push(performance.now() - sentAt);
+    if (latencies.length === count) done();
+  });
+  const started = performance.now();
+  await drive(count, (index) => publish(index, performance.now()));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    all,
+    new Promise((resolve) => timer = setTimeout(resolve, 60_000)),
+  ]);
+  clearTimeout(timer);
+  const elapsed = performance.now() - started;
+  await stop();
+  if (latencies.length < count) {
+    console.error(`  only ${latencies.length} of ${count} messages arrived`);
+  }
+  latencies.sort((a, b) => a - b);
+  return {
+    throughput: (latencies.length / elapsed) * 1000,
+    p50: percentile(latencies, 0.5),
+    p99: percentile(latencies, 0.99),
+  };
+}
+
+function best(runs: readonly EventRun[]): EventRun {
+  return runs.reduce((a, b) => (b.throughput > a.throughput ? b : a));
+}
+
+function pushEvents(transport: string, name: string, raw: EventRun, ours: EventRun): void {
+  rows.push({ transport, case: name, metric: "msg/s", raw: raw.throughput, ours: ours.throughput });
+  rows.push({ transport, case: name, metric: "p50 ms", raw: raw.p50, ours: ours.p50 });
+  rows.push({ transport, case: name, metric: "p99 ms", raw: raw.p99, ours: ours.p99 });
+}
+
+/** Our event stores: a publisher node and a subscriber node. */
+function oursRun(
+  count: number,
+  make: (nodeId: string, prefix: string) => EventStore,
+): Promise<EventRun> {
+  const prefix = `${PREFIX}-${crypto.randomUUID().slice(0, 6)}`;
+  const publisher = make("pub", prefix);
+  const subscriber = make("sub", prefix);
+  return eventRun(
+    count,
+    async (deliver) => {
+      await subscriber.subscribe("DISPATCH", (message) => {
+        deliver((message.packet as { t: number }).t);
+      });
+      return async () => {
+        await Promise.all([publisher.shutdown(), subscriber.shutdown()]);
+      };
+    },
+    (index, sentAt) =>
+      publisher.publish("DISPATCH", { namespace: "/", room: "r", packet: { i: index, t: sentAt } }),
+  );
+}
+
+function message(index: number, sentAt: number): string {
+  return JSON.stringify({
+    type: "DISPATCH",
+    nodeId: "pub",
+    namespace: "/",
+    room: "r",
+    packet: { i: index, t: sentAt },
+  });
+}
+
+async function rawPubSubRun(client: TcpClient, count: number): Promise<EventRun> {
+  const channel = `${PREFIX}:raw-pubsub:${crypto.randomUUID().slice(0, 6)}`;
+  return await eventRun(
+    count,
+    async (deliver) => {
+      const subscriber = client.duplicate();
+      subscriber.on("error", () => {});
+      await subscriber.connect();
+      await subscriber.subscribe(channel, (text) => deliver(JSON.parse(text).packet.t));
+      return async () => {
+        subscriber.destroy();
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      };
+    },
+    (index, sentAt) => client.publish(channel, message(index, sentAt)),
+  );
+}
+
+async function rawTcpStreamRun(client: TcpClient, count: number): Promise<EventRun> {
+  const key = `${PREFIX}:raw-stream:${crypto.randomUUID().slice(0, 6)}`;
+  return await eventRun(
+    count,
+    async (deliver) => {
+      const reader = client.duplicate();
+      reader.on("error", () => {});
+      await reader.connect();
+      let stopped = false;
+      let lastId = "0-0";
+      const loop = (async () => {
+        while (!stopped) {
+          const reply = await reader.xRead({ key, id: lastId }, { BLOCK: 5000, COUNT: 256 })
+            .catch(() => null) as { messages: { id: string; message: { d: string } }[] }[] | null;
+          for (const stream of reply ?? []) {
+            for (const entry of stream.messages) {
+              lastId = entry.id;
+              deliver(JSON.parse(entry.message.d).packet.t);
+            }
+          }
+        }
+      })();
+      return async () => {
+        stopped = true;
+        reader.destroy();
+        await loop;
+        await client.del(key);
+      };
+    },
+    (index, sentAt) =>
+      client.xAdd(key, "*", { d: message(index, sentAt) }, {
+        TRIM: { strategy: "MAXLEN", strategyModifier: "~", threshold: 10_000 },
+      }),
+  );
+}
+
+async function rawRestStreamRun(client: Redis, count: number): Promise<EventRun> {
+  const key = `${PREFIX}:raw-stream:${crypto.randomUUID().slice(0, 6)}`;
+  return await eventRun(
+    count,
+    (deliver) => {
+      let stopped = false;
+      let lastId = "0-0";
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let wake: () => void = () => {};
+      const loop = (async () => {
+        while (!stopped) {
+          const reply = await client.xread(key, lastId, { count: 256 }) as
+            | [string, [string, string[]][]][]
+            | null;
+          let got = 0;
+          for (const [, entries] of reply ?? []) {
+            for (const [id, fields] of entries) {
+              lastId = id;
+              const text = fields[1]!;
+              const parsed = typeof text === "string" ? JSON.parse(text) : text;
+              deliver(parsed.packet.t);
+              got++;
+            }
+          }
+          if (got === 0 && !stopped) {
+            await new Promise<void>((resolve) => {
+              wake = resolve;
+              timer = setTimeout(resolve, POLL_MS);
+            });
+          }
+        }
+      })();
+      return Promise.resolve(async () => {
+        stopped = true;
+        clearTimeout(timer);
+        wake();
+        await loop;
+        await client.del(key);
+      });
+    },
+    (index, sentAt) =>
+      client.xadd(key, "*", { d: message(index, sentAt) }, {
+        trim: { type: "MAXLEN", comparison: "~", threshold: 10_000 },
+      }),
+  );
+}
+
+async function eventBench(): Promise<void> {
+  const tcp = await tcpClient();
+  const rest = restClient();
+  const asNode = tcp as unknown as NodeRedisClient;
+  const cases: [string, string, () => Promise<EventRun>, () => Promise<EventRun>][] = [
+    [
+      "TCP",
+      "Pub/Sub events",
+      () => rawPubSubRun(tcp, EVENTS),
+      () =>
+        oursRun(
+          EVENTS,
+          (nodeId, prefix) => new RedisPubSubEventStore({ client: asNode, nodeId, prefix }),
+        ),
+    ],
+    [
+      "TCP",
+      "Streams events",
+      () => rawTcpStreamRun(tcp, EVENTS),
+      () =>
+        oursRun(
+          EVENTS,
+          (nodeId, prefix) => new RedisStreamEventStore({ client: asNode, nodeId, prefix }),
+        ),
+    ],
+    [
+      "REST",
+      "Streams events",
+      () => rawRestStreamRun(rest, Math.ceil(EVENTS / 4)),
+      () =>
+        oursRun(
+          Math.ceil(EVENTS / 4),
+          (nodeId, prefix) =>
+            new RedisStreamEventStore({ client: rest, nodeId, prefix, pollIntervalMs: POLL_MS }),
+        ),
+    ],
+  ];
+  for (const [transport, name, raw, ours] of cases) {
+    const rawRuns: EventRun[] = [];
+    const oursRuns: EventRun[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      rawRuns.push(await raw());
+      oursRuns.push(await ours());
+    }
+    pushEvents(transport, name, best(rawRuns), best(oursRuns));
+  }
+  // Streams left by our stores.
+  for await (const keys of tcp.scanIterator({ MATCH: `${PREFIX}*`, COUNT: 1000 })) {
+    if (keys.length > 0) await tcp.del(keys);
+  }
+  tcp.destroy();
+}
+
+function format(value: number): string {
+  if (!Number.isFinite(value)) return "n/a";
+  return value >= 100 ? Math.round(value).toLocaleString("en-US") : value.toFixed(2);
+}
+
+console.log(
+  `Redis benchmark: ${TCP_OPS} TCP / ${REST_OPS} REST store ops, ${EVENTS} TCP / ${
+    Math.ceil(EVENTS / 4)
+  } REST events, concurrency ${CONCURRENCY}, Redis ${REDIS_URL}, REST ${REST_URL}`,
+);
+await storeBench("tcp", TCP_OPS);
+await storeBench("rest", REST_OPS);
+await eventBench();
+
+const header = ["transport", "case", "metric", "raw client", "ours", "ours/raw"];
+const table = rows.map((row) => [
+  row.transport,
+  row.case,
+  row.metric,
+  format(row.raw),
+  format(row.ours),
+  `${(row.ours / row.raw).toFixed(2)}x`,
+]);
+const widths = header.map((title, column) =>
+  Math.max(title.length, ...table.map((line) => line[column]!.length))
+);
+const line = (cells: string[]) =>
+  `| ${cells.map((cell, column) => cell.padEnd(widths[column]!)).join(" | ")} |`;
+console.log(line(header));
+console.log(`|${widths.map((width) => "-".repeat(width + 2)).join("|")}|`);
+for (const cells of table) console.log(line(cells));
