@@ -15,7 +15,6 @@ import { pairingSuite } from "../conformance/pairing_suite.ts";
 import { sharedMapSuite } from "../conformance/shared_map_suite.ts";
 import { storeSuite } from "../conformance/store_suite.ts";
 import { ignoreUnless, requireService, serviceTest } from "../_services.ts";
-import { dropPrefix, streamStoreOn } from "../redis/_redis.ts";
 import {
   clientConfig,
   dropPrefixes,
@@ -27,9 +26,7 @@ import {
 } from "./_hazelcast.ts";
 
 const hazelcast = await requireService("hazelcast");
-const redis = await requireService("redis");
 const ignore = ignoreUnless(hazelcast);
-const redisPrefixes = new Set<string>();
 
 function factory(): HazelcastStoreFactory {
   return new HazelcastStoreFactory({ clientConfig: clientConfig(), prefix: record(prefix("st")) });
@@ -96,29 +93,6 @@ pairingSuite({
     }),
   createEventStore: (options) => events(options),
 });
-
-pairingSuite({
-  name: "Hazelcast storage + Redis Streams events (TCP)",
-  ignore: ignoreUnless([hazelcast, redis]),
-  createFactory: (eventStore) =>
-    new HazelcastStoreFactory({
-      clientConfig: clientConfig(),
-      prefix: record(prefix("pair")),
-      eventStore,
-    }),
-  createEventStore: (options) => {
-    if (options.prefix) redisPrefixes.add(options.prefix);
-    return streamStoreOn("tcp", options);
-  },
-});
-
-serviceTest(
-  [hazelcast, redis],
-  "clean-up: drop the Redis streams of the Redis pairing",
-  async () => {
-    for (const p of redisPrefixes) await dropPrefix(p);
-  },
-);
 
 serviceTest(hazelcast, "clean-up: destroy the maps and topics this file created", async () => {
   await dropPrefixes(recordedPrefixes);
