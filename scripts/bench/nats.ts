@@ -5,10 +5,11 @@
  * - `jetstream tcp` / `jetstream ws`: {@linkcode NatsJetStreamEventStore} vs `js.publish` (acked)
  *   + an ordered consumer.
  *
- * Two figures per variant, raw then ours, alternating, best of the repeats:
+ * Figures per variant, raw then ours, alternating, best of the repeats:
  * - throughput: N events published as fast as the API allows (core: all N publishes started at
  *   once, then awaited; JetStream: windows of 256 publishes awaiting their acks) until a second
- *   connection has received all N;
+ *   connection has received all N; with the CPU time this process (both nodes) spent per event,
+ *   which is steadier than wall time on a busy machine;
  * - latency at a fixed rate (10,000 msg/s core, 2,000 msg/s JetStream): publish → delivered to
  *   the listener, p50/p99 in ms (the payload carries its send time; one process, one clock).
  *
@@ -19,6 +20,7 @@
  * @module
  */
 
+import process from "node:process";
 import { type NatsConnection, wsconnect } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -27,9 +29,9 @@ import { NatsEventStore, NatsJetStreamEventStore } from "../../src/nats/mod.ts";
 import { NATS_PORT, NATS_WS_PORT } from "../services/nats.ts";
 
 const QUICK = Deno.args.includes("--quick");
-const REPEATS = QUICK ? 1 : 3;
-const CORE_N = QUICK ? 20_000 : 50_000;
-const JS_N = QUICK ? 5_000 : 20_000;
+const REPEATS = QUICK ? 1 : 5;
+const CORE_N = QUICK ? 10_000 : 20_000;
+const JS_N = QUICK ? 2_000 : 5_000;
 const CORE_RATE = 10_000;
 const JS_RATE = 2_000;
 const LATENCY_SECONDS = QUICK ? 1 : 2;
@@ -38,6 +40,8 @@ type Transport = "ws" | "tcp";
 
 interface Figures {
   throughput: number;
+  /** CPU time of this process (both nodes) per event during the throughput run, in µs. */
+  cpuPerEvent: number;
   p50: number;
   p99: number;
 }
@@ -109,9 +113,15 @@ interface Side {
   readonly window: number;
 }
 
-async function throughput(side: Side, n: number): Promise<number> {
+function cpuMicros(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
+async function throughput(side: Side, n: number): Promise<[number, number]> {
   const all = side.counter.expect(n);
   const started = performance.now();
+  const cpuStarted = cpuMicros();
   for (let from = 0; from < n; from += side.window) {
     const pending: Promise<unknown>[] = [];
     for (let index = from; index < Math.min(n, from + side.window); index++) {
@@ -121,7 +131,7 @@ async function throughput(side: Side, n: number): Promise<number> {
     await Promise.all(pending);
   }
   await bounded(all, 60_000, `${side.name}: ${n} deliveries`);
-  return n / ((performance.now() - started) / 1000);
+  return [n / ((performance.now() - started) / 1000), (cpuMicros() - cpuStarted) / n];
 }
 
 async function latency(side: Side, rate: number, seconds: number): Promise<[number, number]> {
@@ -146,14 +156,15 @@ async function latency(side: Side, rate: number, seconds: number): Promise<[numb
 }
 
 async function measure(side: Side, n: number, rate: number): Promise<Figures> {
-  const tp = await throughput(side, n);
+  const [tp, cpuPerEvent] = await throughput(side, n);
   const [p50, p99] = await latency(side, rate, LATENCY_SECONDS);
-  return { throughput: tp, p50, p99 };
+  return { throughput: tp, cpuPerEvent, p50, p99 };
 }
 
 function best(runs: Figures[]): Figures {
   return {
     throughput: Math.max(...runs.map((run) => run.throughput)),
+    cpuPerEvent: Math.min(...runs.map((run) => run.cpuPerEvent)),
     p50: Math.min(...runs.map((run) => run.p50)),
     p99: Math.min(...runs.map((run) => run.p99)),
   };
@@ -316,13 +327,15 @@ console.log(
   `throughput: ${CORE_N} core / ${JS_N} JetStream events until all received; latency: ${CORE_RATE}/s core, ${JS_RATE}/s JetStream, ${LATENCY_SECONDS} s\n`,
 );
 console.log(
-  "| variant | raw msg/s | ours msg/s | ratio | raw p50 ms | raw p99 ms | ours p50 ms | ours p99 ms |",
+  "| variant | raw msg/s | ours msg/s | ratio | raw CPU µs/event | ours CPU µs/event | CPU ratio (raw/ours) | raw p50 ms | raw p99 ms | ours p50 ms | ours p99 ms |",
 );
-console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
+console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 for (const { variant, raw, ours } of rows) {
   console.log(
     `| ${variant} | ${fmt(raw.throughput)} | ${fmt(ours.throughput)} | ${
       fmt(ours.throughput / raw.throughput, 2)
+    }× | ${fmt(raw.cpuPerEvent, 1)} | ${fmt(ours.cpuPerEvent, 1)} | ${
+      fmt(raw.cpuPerEvent / ours.cpuPerEvent, 2)
     }× | ${fmt(raw.p50, 3)} | ${fmt(raw.p99, 3)} | ${fmt(ours.p50, 3)} | ${fmt(ours.p99, 3)} |`,
   );
 }
