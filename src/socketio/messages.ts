@@ -62,6 +62,20 @@ export interface DispatchFlags {
   readonly timeout?: number;
 }
 
+/** One broadcast: what a `DISPATCH` carries besides its namespace (and `batch` entries hold). */
+export interface DispatchEntry {
+  /** First target room, or `""` for the whole namespace. */
+  readonly room: string;
+  /** The socket.io packet. */
+  readonly packet: unknown;
+  /** Every target room. */
+  readonly rooms: readonly string[];
+  /** Rooms whose sockets do not receive the packet. */
+  readonly except: readonly string[];
+  /** Broadcast flags. */
+  readonly flags: DispatchFlags;
+}
+
 /** What a `DISPATCH` sent by the adapter holds besides {@linkcode DispatchPayload}. */
 export interface SocketIoDispatch extends DispatchPayload {
   /** Every target room (`room` holds the first one, or `""` for the whole namespace). */
@@ -72,6 +86,11 @@ export interface SocketIoDispatch extends DispatchPayload {
   readonly flags: DispatchFlags;
   /** Present when the sender waits for acknowledgements (answers go to it as `SIO_RESPONSE`). */
   readonly requestId?: string;
+  /**
+   * Further broadcasts emitted in the same tick, in order (never with `requestId`). The `n`-th
+   * has the offset `<offset>+<n>` for connection state recovery.
+   */
+  readonly batch?: readonly DispatchEntry[];
 }
 
 /** What a `JOIN`/`LEAVE` sent by the adapter holds besides {@linkcode RoomPayload}. */
@@ -271,10 +290,40 @@ export function assertSocketIoDispatch(
   expectStrings(raw, "except");
   expectObject(raw, "flags");
   expectOptionalString(raw, "requestId");
-  const packet = raw.packet;
+  expectPacket(raw, "packet");
+  if (raw.batch === undefined) return;
+  if (!Array.isArray(raw.batch) || raw.requestId !== undefined) {
+    throw new MessageValidationError(
+      "batch",
+      `expected an array (and no requestId), received ${describeValue(raw.batch)}`,
+    );
+  }
+  raw.batch.forEach((entry: unknown, index: number) => {
+    try {
+      if (!isObject(entry)) {
+        throw new MessageValidationError(
+          "",
+          `expected an object, received ${describeValue(entry)}`,
+        );
+      }
+      expectString(entry, "room", { allowEmpty: true });
+      expectStrings(entry, "rooms");
+      expectStrings(entry, "except");
+      expectObject(entry, "flags");
+      expectPacket(entry, "packet");
+    } catch (error) {
+      if (!(error instanceof MessageValidationError)) throw error;
+      const field = error.field === "" ? `batch.${index}` : `batch.${index}.${error.field}`;
+      throw new MessageValidationError(field, error.message);
+    }
+  });
+}
+
+function expectPacket(message: Raw, field: string): void {
+  const packet = message[field];
   if (!isObject(packet) || typeof packet.type !== "number") {
     throw new MessageValidationError(
-      "packet",
+      field,
       `expected a socket.io packet object, received ${describeValue(packet)}`,
     );
   }

@@ -80,6 +80,12 @@ export function setupApp(io: Server, nodeName: string): Control {
       case "emit":
         operator(io, target).emit(args.event as string, ...argsOf(args));
         return true;
+      case "emitMany":
+        // one synchronous loop: the adapter may coalesce these broadcasts into one message
+        for (const item of args.list as ControlArgs[]) {
+          operator(io, item as Target).emit(item.event as string, ...argsOf(item));
+        }
+        return true;
       case "emitWithAck": {
         const started = Date.now();
         try {

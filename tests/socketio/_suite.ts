@@ -171,6 +171,26 @@ export async function clusterSteps(
       clear(clients);
     });
 
+    await t.step("broadcasts of one tick keep their order and their targets", async () => {
+      await n0.control("emitMany", {
+        list: [
+          { event: "tick", args: ["a1"] },
+          { event: "tick", rooms: ["room-x"], args: ["a2"] },
+          { event: "tick", except: ["room-x"], args: ["a3"] },
+          { event: "tick", args: ["a4"], bytes: [9, 8, 7] },
+          { event: "tick", rooms: ["room-x"], except: ["room-x"], args: ["a5"] },
+        ],
+      });
+      await settle(n0, clients, "m-tick");
+      assert.deepEqual(namesOf(c1), ["tick:a1", "tick:a2", "tick:a4", "marker:m-tick"]);
+      for (const client of [c0, c2]) {
+        assert.deepEqual(namesOf(client), ["tick:a1", "tick:a3", "tick:a4", "marker:m-tick"]);
+      }
+      const withBytes = c2.received.find((args) => args[1] === "a4")!;
+      assert.deepEqual([...new Uint8Array(withBytes[2] as ArrayBuffer)], [9, 8, 7]);
+      clear(clients);
+    });
+
     await t.step("local broadcast stays on its node", async () => {
       await n1.control("emit", { event: "loc", local: true, args: ["here"] });
       await settle(n1, clients, "m3");

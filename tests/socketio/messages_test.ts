@@ -85,3 +85,64 @@ Deno.test("a cluster message without its socket.io fields is skipped and reporte
     await factory.shutdown();
   }
 });
+
+Deno.test("broadcasts emitted in one tick travel as one DISPATCH, in order, with a batch", async () => {
+  const bus = new MemoryBus();
+  const factory = new MemoryStoreFactory(new MemoryEventStore({ bus, nodeId: "server" }));
+  const io = new Server(createServer(), { adapter: createAdapter(factory) });
+  await using spy = new MemoryEventStore({ bus, nodeId: "spy" });
+  const seen: Record<string, unknown>[] = [];
+  await spy.subscribe("DISPATCH", (message) => void seen.push({ ...message }));
+  try {
+    await io.of("/").adapter.init();
+    io.emit("one", 1);
+    io.to("room-a").emit("two", 2);
+    io.except("room-b").emit("three", new Uint8Array([3]));
+    await waitFor("one DISPATCH", () => seen.length >= 1 ? seen : undefined);
+    io.emit("alone", 4);
+    await waitFor("a second DISPATCH", () => seen.length >= 2 ? seen : undefined);
+    const [batched, alone] = seen as [Record<string, unknown>, Record<string, unknown>];
+    assert.deepEqual((batched.packet as { data: unknown[] }).data, ["one", 1]);
+    const batch = batched.batch as {
+      packet: { data: unknown[] };
+      rooms: string[];
+      except: string[];
+    }[];
+    assert.deepEqual(batch.map((entry) => entry.packet.data), [["two", 2], [
+      "three",
+      new Uint8Array([3]),
+    ]]);
+    assert.deepEqual(batch.map((entry) => [entry.rooms, entry.except]), [[["room-a"], []], [[], [
+      "room-b",
+    ]]]);
+    assert.equal(alone.batch, undefined);
+    assert.deepEqual((alone.packet as { data: unknown[] }).data, ["alone", 4]);
+  } finally {
+    await io.close();
+    await factory.shutdown();
+  }
+});
+
+Deno.test("a DISPATCH with a malformed batch entry is skipped and reported with its path", async () => {
+  const bus = new MemoryBus();
+  const errors: string[] = [];
+  const factory = new MemoryStoreFactory(new MemoryEventStore({ bus, nodeId: "server" }));
+  const io = new Server(createServer(), {
+    adapter: createAdapter(factory, { onError: (error) => errors.push(error.message) }),
+  });
+  await using foreign = new MemoryEventStore({ bus, nodeId: "foreign" });
+  try {
+    await io.of("/").adapter.init();
+    const entry = { room: "", packet: { type: 2, data: ["x"] }, rooms: [], except: [], flags: {} };
+    await foreign.publish("DISPATCH", {
+      namespace: "/",
+      ...entry,
+      batch: [entry, { ...entry, rooms: "not-a-list" }],
+    } as never);
+    await waitFor("a report", () => errors.length >= 1 ? errors : undefined);
+    assert.match(errors[0]!, /"batch\.1\.rooms"/);
+  } finally {
+    await io.close();
+    await factory.shutdown();
+  }
+});
