@@ -12,9 +12,21 @@ import { base64ToBytes, bytesToBase64 } from "../core/mod.ts";
 /** Stream entry field that holds the record. */
 export const RECORD_FIELD = "d";
 
+interface NativeBase64 {
+  toBase64?: (this: Uint8Array) => string;
+}
+interface NativeFromBase64 {
+  fromBase64?: (text: string) => Uint8Array;
+}
+
+// The built-in base64 of recent runtimes (Deno 2, Node 25, browsers) when present, else the
+// core's portable one; both write and read standard padded base64.
+const nativeTo = (Uint8Array.prototype as NativeBase64).toBase64;
+const nativeFrom = (Uint8Array as NativeFromBase64).fromBase64;
+
 /** Encodes a record for the wire. */
 export function toWire(bytes: Uint8Array): string {
-  return bytesToBase64(bytes);
+  return nativeTo ? nativeTo.call(bytes) : bytesToBase64(bytes);
 }
 
 /**
@@ -23,7 +35,7 @@ export function toWire(bytes: Uint8Array): string {
  */
 export function fromWire(text: string): Uint8Array {
   try {
-    return base64ToBytes(text);
+    return nativeFrom ? nativeFrom(text) : base64ToBytes(text);
   } catch {
     return new TextEncoder().encode(text);
   }

@@ -335,3 +335,30 @@ serviceTest(
     }
   },
 );
+
+serviceTest(
+  redis,
+  "RedisStreamEventStore (TCP): blocking reads that time out idle report no error; delivery goes on",
+  async () => {
+    const p = prefix("idle");
+    const errors: Error[] = [];
+    const a = streamStoreOn("tcp", { prefix: p, nodeId: "a" });
+    const b = streamStoreOn("tcp", {
+      prefix: p,
+      nodeId: "b",
+      blockMs: 500,
+      onError: (error) => void errors.push(error),
+    });
+    try {
+      const inbox = await new Inbox().listen(b, "JOIN");
+      await new Promise((resolve) => setTimeout(resolve, 1_600));
+      await a.publish("JOIN", { sessionId: "s", namespace: "/", room: "after-idle" });
+      await inbox.waitFor(1);
+      assert.equal(inbox.messages[0]!.type === "JOIN" && inbox.messages[0]!.room, "after-idle");
+      assert.deepStrictEqual(errors.map((error) => error.message), []);
+    } finally {
+      await Promise.all([a.shutdown(), b.shutdown()]);
+      await dropPrefix(p);
+    }
+  },
+);
