@@ -19,7 +19,6 @@
 
 import { parseArgs } from "node:util";
 import { createClient } from "redis";
-import { io as connectClient, type Socket } from "socket.io-client";
 import { probeService } from "../../tests/_services.ts";
 import { HAZELCAST_CLUSTER_NAME } from "../services/hazelcast.ts";
 import { NATS_PORT } from "../services/nats.ts";
@@ -46,6 +45,7 @@ const ROUNDS = Number(flags.rounds);
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const SERVER = `${ROOT}scripts/bench/_socketio_server.ts`;
+const CLIENTS = `${ROOT}scripts/bench/_socketio_clients.ts`;
 const REDIS_URL = "redis://127.0.0.1:6379";
 
 interface Variant {
@@ -160,9 +160,9 @@ interface Node {
   readonly done: Promise<unknown>;
 }
 
-async function startNode(env: Record<string, string>): Promise<Node> {
+async function startNode(env: Record<string, string>, script = SERVER): Promise<Node> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", ...(Deno.env.get("BENCH_DENO_FLAGS")?.split(" ") ?? []), SERVER],
+    args: ["run", "-A", "--quiet", ...(Deno.env.get("BENCH_DENO_FLAGS")?.split(" ") ?? []), script],
     cwd: ROOT,
     env,
     stdout: "piped",
@@ -221,11 +221,12 @@ async function waitUntil(what: string, check: () => Promise<boolean>, ms = 30_00
   throw new Error(`timed out: ${what}`);
 }
 
-interface Receiver {
-  readonly socket: Socket;
-  readonly remote: boolean;
-  count: number;
-  latencies: number[] | undefined;
+async function clientsCall(node: Node, path: string, body?: unknown): Promise<unknown> {
+  const response = await fetch(`${node.url}${path}`, {
+    method: "POST",
+    body: JSON.stringify(body ?? {}),
+  });
+  return response.json();
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -246,7 +247,7 @@ interface Result {
 async function runVariant(variant: Variant): Promise<Result> {
   const prefix = `bench-sio-${crypto.randomUUID().slice(0, 8)}`;
   const nodes: Node[] = [];
-  const receivers: Receiver[] = [];
+  const clientProcesses: Node[] = [];
   try {
     for (let i = 0; i < 3; i++) {
       nodes.push(await startNode({ ...variant.env(prefix), SOCKETIO4TS_NODE_ID: `bench-${i}` }));
@@ -254,29 +255,24 @@ async function runVariant(variant: Variant): Promise<Result> {
     for (const node of nodes) {
       await waitUntil("3 servers", async () => (await control(node, "serverCount")) === 3);
     }
-    for (const [index, node] of nodes.entries()) {
-      for (let i = 0; i < CLIENTS_PER_NODE; i++) {
-        const socket = connectClient(node.url, { transports: ["websocket"], forceNew: true });
-        const receiver: Receiver = { socket, remote: index !== 0, count: 0, latencies: undefined };
-        socket.on("bench", (_seq: number, sentAt: number) => {
-          receiver.count++;
-          receiver.latencies?.push(performance.timeOrigin + performance.now() - sentAt);
-        });
-        receivers.push(receiver);
-        await new Promise<void>((resolve, reject) => {
-          socket.once("connect", () => resolve());
-          socket.once("connect_error", reject);
-        });
-      }
+    // One client process per server node, so that the clients are not the bottleneck.
+    for (const node of nodes) {
+      clientProcesses.push(
+        await startNode({ BENCH_URL: node.url, BENCH_CLIENTS: String(CLIENTS_PER_NODE) }, CLIENTS),
+      );
     }
-    const allGot = (n: number) => () => Promise.resolve(receivers.every((r) => r.count >= n));
+    const allGot = (n: number) => async () =>
+      (await Promise.all(clientProcesses.map((c) => clientsCall(c, "/count") as Promise<number>)))
+        .every((count) => count >= n);
+    const reset = (latency: boolean) =>
+      Promise.all(clientProcesses.map((c) => clientsCall(c, "/reset", { latency })));
 
     // warm-up
     await control(nodes[0]!, "broadcast", { count: 500, size: SIZE });
     await waitUntil("warm-up", allGot(500));
 
     // burst throughput
-    for (const r of receivers) r.count = 0;
+    await reset(false);
     const cpu = async () =>
       (await Promise.all(nodes.map((node) => control(node, "cpu") as Promise<number>)))
         .reduce((a, b) => a + b, 0);
@@ -288,13 +284,13 @@ async function runVariant(variant: Variant): Promise<Result> {
     const cpuPerBroadcast = ((await cpu()) - cpuBefore) * 1000 / BURST;
 
     // paced latency
-    for (const r of receivers) {
-      r.count = 0;
-      r.latencies = r.remote ? [] : undefined;
-    }
+    await reset(true);
     await control(nodes[0]!, "broadcast", { count: PACED, size: SIZE, rate: RATE });
     await waitUntil("paced", allGot(PACED), 120_000);
-    const latencies = receivers.flatMap((r) => r.latencies ?? []).sort((a, b) => a - b);
+    // latencies of the clients of the two other nodes (those went through the adapter)
+    const latencies = (await Promise.all(
+      clientProcesses.slice(1).map((c) => clientsCall(c, "/latencies") as Promise<number[]>),
+    )).flat().sort((a, b) => a - b);
     return {
       name: variant.name,
       throughput: BURST / (elapsed / 1000),
@@ -304,7 +300,11 @@ async function runVariant(variant: Variant): Promise<Result> {
       received: latencies.length,
     };
   } finally {
-    for (const r of receivers) r.socket.close();
+    await Promise.all(clientProcesses.map(async (c) => {
+      await clientsCall(c, "/shutdown").catch(() => {});
+      await c.child.status;
+      await c.done.catch(() => {});
+    }));
     await Promise.all(nodes.map(stopNode));
     await variant.cleanup?.(prefix).catch(() => {});
   }
