@@ -3,9 +3,13 @@
  * never touched): ring buffers and maps keep one backup, so killing one of the two members in the
  * middle of 10 000 events loses no event whose publish resolved and no session entry written
  * before the kill.
+ *
+ * Deno-only (`_deno_test`): the harness starts and kills the members with Deno APIs that the Node
+ * shim does not provide (free-port search, child processes).
  */
 
 import assert from "node:assert/strict";
+import process from "node:process";
 import { BackendError } from "../../mod.ts";
 import {
   type HazelcastClient,
@@ -35,6 +39,24 @@ async function until(what: string, check: () => boolean | Promise<boolean>, ms =
   }
 }
 
+/**
+ * Collects unhandled promise rejections into `into` (Deno: the `unhandledrejection` event; Node:
+ * `process.on("unhandledRejection")`); returns the function that stops collecting.
+ */
+function watchUnhandledRejections(into: unknown[]): () => void {
+  if (typeof globalThis.addEventListener === "function") {
+    const listener = (event: PromiseRejectionEvent) => {
+      into.push(event.reason);
+      event.preventDefault();
+    };
+    globalThis.addEventListener("unhandledrejection", listener);
+    return () => globalThis.removeEventListener("unhandledrejection", listener);
+  }
+  const listener = (reason: unknown) => void into.push(reason);
+  process.on("unhandledRejection", listener);
+  return () => void process.off("unhandledRejection", listener);
+}
+
 /** The member (of `members`) that owns the partition of `name`. */
 function ownerOf(
   client: HazelcastClient,
@@ -57,11 +79,7 @@ serviceTest(
   async () => {
     const started = performance.now();
     const unhandled: unknown[] = [];
-    const onUnhandled = (event: PromiseRejectionEvent) => {
-      unhandled.push(event.reason);
-      event.preventDefault();
-    };
-    globalThis.addEventListener("unhandledrejection", onUnhandled);
+    const stopWatching = watchUnhandledRejections(unhandled);
     const members: HazelcastMemberInstance[] = [];
     const closers: (() => Promise<void>)[] = [];
     try {
@@ -208,7 +226,7 @@ serviceTest(
     } finally {
       for (const close of closers) await close().catch((error) => console.error(error));
       await Promise.allSettled(members.map((member) => member.stop()));
-      globalThis.removeEventListener("unhandledrejection", onUnhandled);
+      stopWatching();
     }
   },
 );
