@@ -117,7 +117,12 @@ class PubSubTransport implements EventTransport {
  * ```
  */
 export class RedisPubSubEventStore extends BaseEventStore {
-  /** @param options client, node id, mode, prefix, codec and error hook. */
+  /**
+   * Creates a Pub/Sub event store over a TCP client.
+   *
+   * @param options client, node id, mode, prefix, codec and error hook.
+   * @throws {TypeError} for a client that cannot subscribe (REST).
+   */
   constructor(options: RedisPubSubEventStoreOptions) {
     const port = portFor(options?.client, options);
     if (!port.dedicated) {

@@ -32,6 +32,8 @@ export class RedisHashPort implements HashPort {
   readonly key: string;
 
   /**
+   * A port over one hash.
+   *
    * @param port where commands go.
    * @param key the Redis key of the hash.
    */
@@ -40,44 +42,44 @@ export class RedisHashPort implements HashPort {
     this.key = key;
   }
 
-  /** @inheritdoc */
+  /** The raw value of `field` (`HGET`), or `undefined`. */
   async get(field: string): Promise<string | undefined> {
     return replyString(await this.#port.send(["HGET", this.key, field]));
   }
 
-  /** @inheritdoc */
+  /** Writes the raw value of `field` (`HSET`). */
   async set(field: string, value: string): Promise<void> {
     await this.#port.send(["HSET", this.key, field, value]);
   }
 
-  /** @inheritdoc */
+  /** Whether `field` exists (`HEXISTS`). */
   async has(field: string): Promise<boolean> {
     return replyNumber(await this.#port.send(["HEXISTS", this.key, field])) === 1;
   }
 
-  /** @inheritdoc */
+  /** Removes `field` (`HDEL`); resolves `true` if it existed. */
   async delete(field: string): Promise<boolean> {
     return replyNumber(await this.#port.send(["HDEL", this.key, field])) > 0;
   }
 
-  /** @inheritdoc */
+  /** Removes the whole hash (`DEL`). */
   async clear(): Promise<void> {
     await this.#port.send(["DEL", this.key]);
   }
 
-  /** @inheritdoc */
+  /** Number of fields (`HLEN`). */
   async size(): Promise<number> {
     return replyNumber(await this.#port.send(["HLEN", this.key]));
   }
 
-  /** @inheritdoc */
+  /** Every field name (`HKEYS`). */
   async keys(): Promise<string[]> {
     return replyArray(await this.#port.send(["HKEYS", this.key])).map((field) =>
       replyString(field) ?? ""
     );
   }
 
-  /** @inheritdoc */
+  /** Every field with its raw value (`HGETALL`). */
   async entries(): Promise<[string, string][]> {
     const flat = replyArray(await this.#port.send(["HGETALL", this.key]));
     const out: [string, string][] = [];
@@ -133,7 +135,11 @@ export class RedisStoreFactory extends BaseStoreFactory {
   readonly #port: RedisCommandPort;
   readonly #ownsPort: boolean;
 
-  /** @param options client, prefix and event store. */
+  /**
+   * Creates Redis storage over the given client.
+   *
+   * @param options client, prefix and event store.
+   */
   constructor(options: RedisStoreFactoryOptions) {
     const prefix = options?.prefix ?? DEFAULT_PREFIX;
     assertPrefix(prefix);
@@ -160,17 +166,17 @@ export class RedisStoreFactory extends BaseStoreFactory {
     return mapKey(this.prefix, name);
   }
 
-  /** @inheritdoc */
+  /** The hash of one session: `<prefix>:session:<sessionId>`. */
   protected sessionPort(sessionId: string): HashPort {
     return new RedisHashPort(this.#port, this.sessionKey(sessionId));
   }
 
-  /** @inheritdoc */
+  /** The hash of one shared map: `<prefix>:map:<name>`. */
   protected mapPort(name: string): HashPort {
     return new RedisHashPort(this.#port, this.mapKey(name));
   }
 
-  /** @inheritdoc */
+  /** Releases the command port made from the client (never the client itself). */
   protected override closeStorage(): Promise<void> {
     return this.#ownsPort ? this.#port.close() : Promise.resolve();
   }

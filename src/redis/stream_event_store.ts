@@ -173,7 +173,12 @@ class StreamTransport implements EventTransport {
  * ```
  */
 export class RedisStreamEventStore extends BaseEventStore {
-  /** @param options client, trimming, read mode, node id, mode, prefix, codec and error hook. */
+  /**
+   * Creates a Streams event store over a TCP or REST client.
+   *
+   * @param options client, trimming, read mode, node id, mode, prefix, codec and error hook.
+   * @throws {RangeError} for a non-positive `maxLen`, `readCount`, `blockMs` or `pollIntervalMs`.
+   */
   constructor(options: RedisStreamEventStoreOptions) {
     const port = portFor(options?.client, options);
     super(

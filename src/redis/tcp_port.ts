@@ -50,10 +50,10 @@ export interface NodeRedisClient {
 /** Options of {@linkcode nodeRedisPort}. */
 export interface NodeRedisPortOptions {
   /**
-   * How long a command issued while the client is not ready (reconnecting, or Redis unreachable)
-   * may wait in its offline queue before it rejects with a `BackendError` and is withdrawn;
-   * 10 000 ms by default. Commands issued on a ready connection are rejected by node-redis itself
-   * if that connection drops. Blocking reads on dedicated connections are not limited.
+   * How long a command may wait for its reply before it rejects with a `BackendError`; 10 000 ms
+   * by default. A command issued while the client is not ready (reconnecting, Redis unreachable)
+   * is also withdrawn from the client's offline queue then, so it never runs late. Blocking reads
+   * on dedicated connections are not limited.
    */
   readonly commandTimeoutMs?: number;
 }
@@ -179,7 +179,9 @@ class NodeRedisConnection implements DedicatedConnection {
 
 interface PendingCommand {
   readonly deadline: number;
-  readonly expire: () => void;
+  readonly args: readonly string[];
+  readonly controller: AbortController | undefined;
+  readonly reject: (error: Error) => void;
 }
 
 class NodeRedisPort implements RedisCommandPort {
@@ -225,36 +227,22 @@ class NodeRedisPort implements RedisCommandPort {
   }
 
   #send(args: readonly string[]): Promise<RedisReply> {
-    if (this.#client.isReady) {
-      // Written to the socket at once: if the connection drops, node-redis rejects the command
-      // itself, so no deadline is needed on this path (the common one).
-      return this.#client.sendCommand(args, FLAT_MAPS).then(normalize, (error) => {
-        throw commandError(args, error);
-      });
-    }
     return new Promise((resolve, reject) => {
-      // Not ready: the command waits in the client's offline queue. A deadline rejects it after
-      // commandTimeoutMs, and its abort signal takes it out of the queue, so it never runs late.
-      const controller = new AbortController();
+      // Every command has a deadline, watched by one shared timer. A command issued while the
+      // client is not ready waits in its offline queue: its abort signal also takes it out of
+      // the queue at the deadline, so it never runs late.
+      const controller = this.#client.isReady ? undefined : new AbortController();
       const pending: PendingCommand = {
         deadline: performance.now() + this.#timeoutMs,
-        expire: () => {
-          controller.abort();
-          const last = this.#client.isReady ? undefined : this.#lastError;
-          reject(commandError(
-            args,
-            new Error(
-              `no reply within ${this.#timeoutMs} ms (commandTimeoutMs); ${
-                last
-                  ? `the client is not ready, its last error: ${last.message}`
-                  : "Redis may be unreachable"
-              }`,
-            ),
-          ));
-        },
+        args,
+        controller,
+        reject,
       };
       this.#track(pending);
-      this.#client.sendCommand(args, { ...FLAT_MAPS, abortSignal: controller.signal }).then(
+      this.#client.sendCommand(
+        args,
+        controller ? { ...FLAT_MAPS, abortSignal: controller.signal } : FLAT_MAPS,
+      ).then(
         (reply) => {
           this.#pending.delete(pending);
           resolve(normalize(reply));
@@ -267,6 +255,21 @@ class NodeRedisPort implements RedisCommandPort {
     });
   }
 
+  #expire(pending: PendingCommand): void {
+    pending.controller?.abort();
+    const last = this.#client.isReady ? undefined : this.#lastError;
+    pending.reject(commandError(
+      pending.args,
+      new Error(
+        `no reply within ${this.#timeoutMs} ms (commandTimeoutMs); ${
+          last
+            ? `the client is not ready, its last error: ${last.message}`
+            : "Redis may be unreachable"
+        }`,
+      ),
+    ));
+  }
+
   /** Watches a command's deadline with one shared timer that runs only while commands wait. */
   #track(pending: PendingCommand): void {
     this.#pending.add(pending);
@@ -277,7 +280,7 @@ class NodeRedisPort implements RedisCommandPort {
       for (const entry of this.#pending) {
         if (entry.deadline <= now) {
           this.#pending.delete(entry);
-          entry.expire();
+          this.#expire(entry);
         }
       }
       if (this.#pending.size === 0) {

@@ -362,3 +362,49 @@ serviceTest(
     }
   },
 );
+
+serviceTest(
+  both,
+  "RedisStoreFactory's default event store: Pub/Sub over TCP, Streams over REST; it reaches the other nodes",
+  async () => {
+    const p = prefix("default");
+    const tcpA = factoryOn("tcp", { prefix: p });
+    const tcpB = factoryOn("tcp", { prefix: p });
+    const restA = factoryOn("rest", { prefix: p });
+    const restB = factoryOn("rest", { prefix: p });
+    try {
+      assert.equal(tcpA.eventStore().kind, "PUBSUB");
+      assert.equal(restA.eventStore().kind, "STREAM");
+      assert.equal(restA.eventStore().publishMode, "RELIABLE");
+      for (const [from, to] of [[tcpA, tcpB], [restA, restB]] as const) {
+        const inbox = await new Inbox().listen(to.eventStore(), "CONNECT");
+        await from.eventStore().publish("CONNECT", { sessionId: `via-${from.transport}` });
+        await inbox.waitFor(1);
+        assert.equal(
+          inbox.messages[0]!.type === "CONNECT" && inbox.messages[0]!.sessionId,
+          `via-${from.transport}`,
+        );
+      }
+    } finally {
+      await Promise.all([tcpA, tcpB, restA, restB].map((factory) => factory.shutdown()));
+      await dropPrefix(p);
+    }
+  },
+);
+
+Deno.test("the ./redis module imports no client library and no node: module at run time", async () => {
+  const folder = new URL("../../src/redis/", import.meta.url);
+  const runtimeImports: string[] = [];
+  let relative = 0;
+  for await (const entry of Deno.readDir(folder)) {
+    if (!entry.name.endsWith(".ts")) continue;
+    const text = await Deno.readTextFile(new URL(entry.name, folder));
+    for (const match of text.matchAll(/^import\s+(?!type\b)[^;]*?from\s+"([^"]+)"/gms)) {
+      const specifier = match[1]!;
+      if (specifier.startsWith(".")) relative++;
+      else runtimeImports.push(`${entry.name}: ${specifier}`);
+    }
+  }
+  assert.ok(relative > 10, `the scan found the module's own imports (${relative})`);
+  assert.deepStrictEqual(runtimeImports, []);
+});
