@@ -57,12 +57,13 @@ export interface NatsEventStoreOptions extends EventStoreOptions {
 }
 
 interface Batch {
-  readonly records: {
-    readonly subject: string;
-    readonly bytes: Uint8Array;
-    readonly published: Deferred<PublishResult>;
-  }[];
+  readonly subjects: string[];
+  readonly records: Uint8Array[];
+  readonly done: Deferred<PublishResult>;
 }
+
+const EMPTY_RESULT: PublishResult = Object.freeze({});
+const RESOLVED: Promise<PublishResult> = Promise.resolve(EMPTY_RESULT);
 
 class NatsCoreTransport implements EventTransport {
   readonly #nc: NatsConnection;
@@ -70,6 +71,7 @@ class NatsCoreTransport implements EventTransport {
   readonly #timeoutMs: number;
   readonly #confirm: boolean;
   readonly #subs = new Map<string, Subscription>();
+  readonly #subjects = new Map<string, string>();
   #batch: Batch | undefined;
 
   constructor(nc: NatsConnection, prefix: string, timeoutMs: number, confirm: boolean) {
@@ -79,11 +81,20 @@ class NatsCoreTransport implements EventTransport {
     this.#confirm = confirm;
   }
 
+  #subject(channel: string): string {
+    let subject = this.#subjects.get(channel);
+    if (subject === undefined) {
+      this.#subjects.set(channel, subject = subjectOf(this.#prefix, channel));
+    }
+    return subject;
+  }
+
   send(channel: string, bytes: Uint8Array): Promise<PublishResult> {
-    const subject = subjectOf(this.#prefix, channel);
+    const nc = this.#nc;
+    const subject = this.#subject(channel);
     try {
-      assertUsable(this.#nc, `publish to ${subject}`);
-      assertFitsServer(this.#nc, channel, bytes);
+      if (nc.isClosed() || nc.isDraining()) assertUsable(nc, `publish to ${subject}`);
+      assertFitsServer(nc, channel, bytes);
     } catch (error) {
       return Promise.reject(
         error instanceof RangeError
@@ -93,43 +104,37 @@ class NatsCoreTransport implements EventTransport {
     }
     if (!this.#confirm) {
       try {
-        this.#nc.publish(subject, bytes);
-        return Promise.resolve({});
+        nc.publish(subject, bytes);
+        return RESOLVED;
       } catch (error) {
         return Promise.reject(backendError(`could not publish to ${subject}`, error));
       }
     }
     let batch = this.#batch;
     if (!batch) {
-      batch = this.#batch = { records: [] };
+      batch = this.#batch = { subjects: [], records: [], done: deferred<PublishResult>() };
       queueMicrotask(() => this.#flushBatch());
     }
-    const published = deferred<PublishResult>();
-    batch.records.push({ subject, bytes, published });
-    return published.promise;
+    batch.subjects.push(subject);
+    batch.records.push(bytes);
+    return batch.done.promise;
   }
 
   /**
    * Publishes the records of one tick and a `PING` in one write: the server answers `PONG` only
-   * after it has routed them, which confirms every publish of the batch. (Writing the `PING`
-   * separately would cost a delayed-ACK round on some WebSocket stacks.)
+   * after it has routed them, which confirms every publish of the batch (they share one promise).
+   * Writing the `PING` separately would cost a delayed-ACK round on some WebSocket stacks.
    */
   #flushBatch(): void {
     const batch = this.#batch;
     this.#batch = undefined;
     if (!batch) return;
-    const sent: Deferred<PublishResult>[] = [];
-    for (const { subject, bytes, published } of batch.records) {
-      try {
-        this.#nc.publish(subject, bytes);
-        sent.push(published);
-      } catch (error) {
-        published.reject(backendError(`could not publish to ${subject}`, error));
-      }
-    }
-    if (sent.length === 0) return;
+    const { subjects, records, done } = batch;
     let flushed: Promise<void>;
     try {
+      for (let index = 0; index < records.length; index++) {
+        this.#nc.publish(subjects[index]!, records[index]!);
+      }
       flushed = this.#nc.flush();
     } catch (error) {
       flushed = Promise.reject(error);
@@ -142,14 +147,10 @@ class NatsCoreTransport implements EventTransport {
           BACKEND,
           `the NATS server did not confirm a publish within ${this.#timeoutMs} ms; the message may be lost`,
         ),
-    ).then(() => {
-      for (const published of sent) published.resolve({});
-    }, (error) => {
-      const failure = backendError(
-        "a publish was not confirmed by the NATS server (it may be lost)",
-        error,
+    ).then(() => done.resolve(EMPTY_RESULT), (error) => {
+      done.reject(
+        backendError("a publish was not confirmed by the NATS server (it may be lost)", error),
       );
-      for (const published of sent) published.reject(failure);
     });
   }
 

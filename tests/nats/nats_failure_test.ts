@@ -83,6 +83,7 @@ async function publishAcrossRestart(
       from += WINDOW;
       rejectedWhileDown = await publishWindow(from);
       restarting = server.restart();
+      restarting.catch(() => {}); // awaited (and rethrown) after the loop
       continue;
     }
     await publishWindow(from);

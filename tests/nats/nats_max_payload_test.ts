@@ -7,52 +7,18 @@
 import assert from "node:assert/strict";
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../../mod.ts";
 import { NatsEventStore, NatsJetStreamEventStore } from "../../src/nats/mod.ts";
-import { findFreePort, ManagedProcess, servicePath } from "../../scripts/services/_process.ts";
-import { pingNatsTcp, renderNatsConfig } from "../../scripts/services/nats.ts";
 import { Inbox, randomPrefix } from "../conformance/_helpers.ts";
 import { requireService, serviceTest } from "../_services.ts";
-import { connectOver } from "./_nats.ts";
+import { connectOver, startPrivateNats } from "./_nats.ts";
 
 const nats = await requireService("nats");
 const MAX_PAYLOAD = 64 * 1024;
-
-/** A private nats-server (JetStream in memory) whose max_payload is 64 KB. */
-async function smallPayloadServer(): Promise<{ url: string; process: ManagedProcess }> {
-  for (let attempt = 1;; attempt++) {
-    const port = findFreePort();
-    const wsPort = findFreePort(port + 1);
-    const dir = servicePath("instances", `nats-small-${port}`);
-    const configFile = `${dir}/nats.conf`;
-    const config = renderNatsConfig({
-      name: `nats-small-${port}`,
-      port,
-      wsPort,
-      storeDir: `${dir}/jetstream`,
-      auth: {},
-    }).replace("max_payload: 8MB", "max_payload: 64KB");
-    assert.ok(config.includes("max_payload: 64KB"));
-    Deno.writeTextFileSync(configFile, config);
-    const process = new ManagedProcess({
-      name: `nats-small-${port}`,
-      endpoint: { host: "127.0.0.1", port },
-      launch: () => ({ cmd: "nats-server", args: ["-c", configFile] }),
-      probe: () => pingNatsTcp(port),
-      readyTimeoutMs: 20_000,
-    });
-    try {
-      await process.start();
-      return { url: `127.0.0.1:${port}`, process };
-    } catch (error) {
-      if (attempt >= 3 || !/address already in use/.test(String(error))) throw error;
-    }
-  }
-}
 
 serviceTest(
   nats,
   "NATS stores follow the server's max_payload (64 KB): default limit, explicit limit, oversized publish",
   async () => {
-    const server = await smallPayloadServer();
+    const server = await startPrivateNats({ maxPayload: "64KB" });
     const nc = await connectOver("tcp", { servers: server.url, maxReconnectAttempts: 0 });
     const prefix = randomPrefix();
     const stores: { shutdown(): Promise<void> }[] = [];
@@ -102,7 +68,7 @@ serviceTest(
     } finally {
       await Promise.allSettled(stores.map((store) => store.shutdown()));
       await nc.close();
-      await server.process.stop();
+      await server.stop();
     }
   },
 );
