@@ -18,7 +18,7 @@ import type { DedicatedConnection, RedisCommandPort } from "./command_port.ts";
 import { pubSubChannel } from "./keys.ts";
 import { portFor, type RedisPortOptions } from "./ports.ts";
 import type { NodeRedisClient } from "./tcp_port.ts";
-import { fromWire, toWire } from "./wire.ts";
+import { fromWire, toWire } from "./_wire.ts";
 
 /** Options of {@linkcode RedisPubSubEventStore}. */
 export interface RedisPubSubEventStoreOptions extends EventStoreOptions, RedisPortOptions {
@@ -97,7 +97,7 @@ class PubSubTransport implements EventTransport {
  * type (`<prefix>:<TYPE>`) in `MULTI_CHANNEL` mode, `<prefix>:all` in `SINGLE_CHANNEL` mode.
  * Subscriptions live on one dedicated connection that resubscribes by itself after a reconnect;
  * messages published while it is disconnected are lost (that is Pub/Sub). Records travel as
- * base64 text (see `wire.ts`), so REST clients can publish to the same channels.
+ * base64 text of the codec bytes, so REST clients can publish to the same channels.
  *
  * Over `@upstash/redis` (REST) this store is not offered: that client's subscribe gives no signal
  * when the server-sent-event stream ends or fails (so a dropped subscription could never be

@@ -24,8 +24,8 @@ import {
   PollingReader,
   type ReaderSettings,
   type StreamCursor,
-} from "./stream_readers.ts";
-import { RECORD_FIELD, toWire } from "./wire.ts";
+} from "./_stream_readers.ts";
+import { RECORD_FIELD, toWire } from "./_wire.ts";
 
 /** Options of {@linkcode RedisStreamEventStore}. */
 export interface RedisStreamEventStoreOptions extends EventStoreOptions, RedisPortOptions {
@@ -154,7 +154,8 @@ class StreamTransport implements EventTransport {
 /**
  * Cluster events over Redis Streams: at-least-once, with offsets. Each channel is a stream
  * (`<prefix>:stream:<TYPE>` in `MULTI_CHANNEL` mode, `<prefix>:stream:all` in `SINGLE_CHANNEL`
- * mode) trimmed with `XADD ... MAXLEN ~ maxLen`. The stream id of each entry is the `offset` of
+ * mode) trimmed with `XADD ... MAXLEN ~ maxLen`; each entry has one field, `d`, holding the
+ * codec bytes as base64 text (the same over TCP and REST). The stream id of each entry is the `offset` of
  * the delivered message and of the publish result; `subscribe(type, listener, { fromOffset })`
  * delivers the entries after it. Over TCP each channel is read with a blocking `XREAD` on a
  * dedicated connection; over REST every channel is polled with one `XREAD`. After a reconnect,

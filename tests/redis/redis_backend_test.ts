@@ -5,6 +5,8 @@
  */
 
 import assert from "node:assert/strict";
+import { createClient } from "redis";
+import { Redis } from "@upstash/redis";
 import { BackendError, encodeValue } from "../../mod.ts";
 import {
   type NodeRedisClient,
@@ -13,6 +15,7 @@ import {
   RedisStreamEventStore,
 } from "../../src/redis/mod.ts";
 import { startRedis } from "../../scripts/services/redis.ts";
+import { UPSTASH_TOKEN } from "../../scripts/services/upstash_rest.ts";
 import { ROUND_TRIP_VALUES } from "../conformance/store_suite.ts";
 import { Inbox } from "../conformance/_helpers.ts";
 import { requireService, serviceTest } from "../_services.ts";
@@ -21,6 +24,8 @@ import {
   dropPrefix,
   factoryOn,
   rawClient,
+  REDIS_URL,
+  REST_URL,
   restClient,
   scanKeys,
   streamStoreOn,
@@ -408,3 +413,57 @@ Deno.test("the ./redis module imports no client library and no node: module at r
   assert.ok(relative > 10, `the scan found the module's own imports (${relative})`);
   assert.deepStrictEqual(runtimeImports, []);
 });
+
+serviceTest(
+  both,
+  "other client settings read the same data: node-redis on RESP2, @upstash/redis without base64 or JSON parsing",
+  async () => {
+    const p = prefix("settings");
+    const resp2 = createClient({ url: REDIS_URL, RESP: 2 });
+    resp2.on("error", () => {});
+    const plainRest = new Redis({
+      url: REST_URL,
+      token: UPSTASH_TOKEN,
+      responseEncoding: false,
+      automaticDeserialization: false,
+      enableTelemetry: false,
+    });
+    const writer = factoryOn("tcp", { prefix: p });
+    const clients = [
+      new RedisStoreFactory({ client: resp2 as unknown as NodeRedisClient, prefix: p }),
+      new RedisStoreFactory({ client: plainRest, prefix: p }),
+    ];
+    const streams = [
+      new RedisStreamEventStore({ client: resp2 as unknown as NodeRedisClient, prefix: p }),
+      new RedisStreamEventStore({ client: plainRest, prefix: p, pollIntervalMs: 20 }),
+    ];
+    try {
+      await writer.createStore("s").set("v", { text: "héllo ✓", bytes: new Uint8Array([0, 255]) });
+      await writer.createMap("m").set("null", [null]);
+      for (const factory of clients) {
+        assert.deepStrictEqual(await factory.createStore("s").get("v"), {
+          text: "héllo ✓",
+          bytes: new Uint8Array([0, 255]),
+        });
+        assert.deepStrictEqual(await factory.createMap("m").entries(), [["null", [null]]]);
+        assert.equal(await factory.createStore("s").has("v"), true);
+      }
+      const inboxes = await Promise.all(streams.map((store) => new Inbox().listen(store, "JOIN")));
+      const sender = streamStoreOn("tcp", { prefix: p });
+      const { offset } = await sender.publish("JOIN", {
+        sessionId: "s",
+        namespace: "/",
+        room: "x",
+      });
+      await sender.shutdown();
+      for (const inbox of inboxes) {
+        await inbox.waitFor(1);
+        assert.equal(inbox.messages[0]!.offset, offset);
+      }
+    } finally {
+      await Promise.all([writer, ...clients, ...streams].map((target) => target.shutdown()));
+      closeClient(resp2);
+      await dropPrefix(p);
+    }
+  },
+);

@@ -84,6 +84,13 @@ pairingSuite({
   createEventStore: (options) => streamStoreOn("tcp", options),
 });
 pairingSuite({
+  name: "Redis storage (REST) + Redis Streams events (REST), the edge setup",
+  ignore: needs("rest"),
+  createFactory: (events) =>
+    factoryOn("rest", { prefix: randomStoragePrefix(), eventStore: events }),
+  createEventStore: (options) => streamStoreOn("rest", options),
+});
+pairingSuite({
   name: "Memory storage + Redis Streams events (REST)",
   ignore: needs("rest"),
   createFactory: (events) => new MemoryStoreFactory(events),

@@ -15,7 +15,7 @@ import {
   replyArray,
   replyString,
 } from "./command_port.ts";
-import { fromWire, RECORD_FIELD } from "./wire.ts";
+import { fromWire, RECORD_FIELD } from "./_wire.ts";
 
 /** One stream being read: its key, the id of the last entry delivered, and where entries go. */
 export interface StreamCursor {
