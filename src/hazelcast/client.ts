@@ -11,7 +11,7 @@ import { Client, type ClientConfig, type ILogger, LogLevel } from "hazelcast-cli
 import { BackendError } from "../core/mod.ts";
 
 /** A connected `hazelcast-client` instance. */
-export type HazelcastClient = Awaited<ReturnType<typeof Client.newHazelcastClient>>;
+export type HazelcastClient = Client;
 
 /** `hazelcast-client` configuration (its `ClientConfig`). */
 export type HazelcastClientConfig = ClientConfig;

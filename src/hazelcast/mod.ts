@@ -13,22 +13,36 @@
  *   so).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { HazelcastStoreFactory } from "@socketio4ts/stores/hazelcast";
  *
- * const clientConfig = { clusterName: "dev", network: { clusterMembers: ["127.0.0.1:5701"] } };
- * await using nodeA = new HazelcastStoreFactory({ clientConfig });
- * await using nodeB = new HazelcastStoreFactory({ clientConfig });
+ * // Two nodes of one application on one Hazelcast cluster (here the project's local member:
+ * // `deno task services:up hazelcast`).
+ * const clientConfig = {
+ *   clusterName: "socketio4ts",
+ *   network: { clusterMembers: ["127.0.0.1:15701"] },
+ *   properties: { "hazelcast.logging.level": "OFF" },
+ * };
+ * const prefix = `example-${crypto.randomUUID().slice(0, 8)}`;
+ * await using nodeA = new HazelcastStoreFactory({ clientConfig, prefix });
+ * await using nodeB = new HazelcastStoreFactory({ clientConfig, prefix });
+ *
+ * let joined!: (room: string) => void;
+ * const arrived = new Promise<string>((resolve) => joined = resolve);
+ * const ignore = () => {};
  * await nodeB.init({
- *   connect: () => {},
- *   disconnect: () => {},
- *   join: (message) => console.log(`${message.nodeId} joined`, message),
- *   leave: () => {},
- *   dispatch: () => {},
+ *   connect: ignore,
+ *   disconnect: ignore,
+ *   join: (message) => joined("room" in message ? message.room : message.rooms.join()),
+ *   leave: ignore,
+ *   dispatch: ignore,
  * });
+ *
  * await nodeA.createStore("s1").set("name", "Ada");
- * console.log(await nodeB.createStore("s1").get("name")); // "Ada": one cluster, one session map
+ * console.log(await nodeB.createStore("s1").get("name")); // "Ada": one session map, cluster-wide
  * await nodeA.eventStore().publish("JOIN", { sessionId: "s1", namespace: "/", room: "lobby" });
+ * console.log(await arrived); // "lobby", delivered to node B through a reliable topic
+ * await nodeA.onDisconnect("s1"); // destroys the session's IMap
  * ```
  *
  * @module

@@ -130,6 +130,8 @@ export class HazelcastReliableTopicEventStore extends BaseEventStore {
   readonly #handle: ClientHandle;
 
   /**
+   * Creates the store; the client connects on first use (or with {@linkcode connect}).
+   *
    * @param options the client (or its configuration), delivery settings, and the options every
    * event store accepts.
    */

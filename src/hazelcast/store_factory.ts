@@ -108,7 +108,11 @@ export class HazelcastStoreFactory extends BaseStoreFactory {
   readonly #expiry: EntryExpiry;
   readonly #ownsEventStore: boolean;
 
-  /** @param options the client (or its configuration), prefix, event store and session expiry. */
+  /**
+   * Creates the factory; the client connects on first use (or with {@linkcode connect}).
+   *
+   * @param options the client (or its configuration), prefix, event store and session expiry.
+   */
   constructor(options: HazelcastStoreFactoryOptions = {}) {
     const prefix = options.prefix ?? DEFAULT_PREFIX;
     assertPrefix(prefix);
@@ -156,12 +160,12 @@ export class HazelcastStoreFactory extends BaseStoreFactory {
     await this.#handle.get();
   }
 
-  /** @inheritdoc */
+  /** The IMap `<prefix>:session:<id>`; its `clear()` destroys the IMap. */
   protected sessionPort(sessionId: string): HashPort {
     return new IMapPort(this.#handle, this.sessionMapName(sessionId), this.#expiry, "destroy");
   }
 
-  /** @inheritdoc */
+  /** The IMap `<prefix>:map:<name>`; its `clear()` empties the IMap (other nodes keep it). */
   protected mapPort(name: string): HashPort {
     return new IMapPort(
       this.#handle,
@@ -171,7 +175,7 @@ export class HazelcastStoreFactory extends BaseStoreFactory {
     );
   }
 
-  /** @inheritdoc */
+  /** Stops the default event store, then shuts down the client if the factory created it. */
   protected override async closeStorage(): Promise<void> {
     // The default event store reads with this client: let it stop first.
     if (this.#ownsEventStore) await this.eventStore().shutdown().catch(() => {});
