@@ -32,6 +32,11 @@ interface UpstashRequester {
 export interface UpstashPortOptions {
   /** Most commands sent in one `/pipeline` request; 256 by default. */
   readonly maxBatch?: number;
+  /**
+   * Most characters of arguments sent in one `/pipeline` request (a single larger command is
+   * still sent, alone); 4 MiB by default.
+   */
+  readonly maxBatchChars?: number;
 }
 
 function requesterOf(client: UpstashRedisClient): UpstashRequester | undefined {
@@ -62,6 +67,7 @@ class UpstashPort implements RedisCommandPort {
   readonly transport = "rest" as const;
   readonly #requester: UpstashRequester;
   readonly #maxBatch: number;
+  readonly #maxBatchChars: number;
   #queue: Pending[] = [];
   #flushing = false;
 
@@ -70,8 +76,13 @@ class UpstashPort implements RedisCommandPort {
     if (!Number.isSafeInteger(maxBatch) || maxBatch < 1) {
       throw new RangeError(`maxBatch must be a positive integer, received ${maxBatch}`);
     }
+    const maxBatchChars = options.maxBatchChars ?? 4 * 1024 * 1024;
+    if (!Number.isSafeInteger(maxBatchChars) || maxBatchChars < 1) {
+      throw new RangeError(`maxBatchChars must be a positive integer, received ${maxBatchChars}`);
+    }
     this.#requester = requester;
     this.#maxBatch = maxBatch;
+    this.#maxBatchChars = maxBatchChars;
   }
 
   send(args: readonly string[]): Promise<RedisReply> {
@@ -86,7 +97,7 @@ class UpstashPort implements RedisCommandPort {
 
   async #flush(): Promise<void> {
     while (this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, this.#maxBatch);
+      const batch = this.#queue.splice(0, this.#batchLength());
       try {
         const responses = await this.#requester.request({
           path: ["pipeline"],
@@ -107,6 +118,18 @@ class UpstashPort implements RedisCommandPort {
       }
     }
     this.#flushing = false;
+  }
+
+  /** How many queued commands go into the next request (at least one). */
+  #batchLength(): number {
+    let chars = 0;
+    let count = 0;
+    for (const pending of this.#queue) {
+      for (const arg of pending.args) chars += arg.length;
+      if (count > 0 && (count >= this.#maxBatch || chars > this.#maxBatchChars)) break;
+      count++;
+    }
+    return count;
   }
 
   #settle(pending: Pending, response: UpstashResponse | undefined): void {

@@ -467,3 +467,36 @@ serviceTest(
     }
   },
 );
+
+serviceTest(
+  both,
+  "RedisStreamEventStore (REST): six concurrent 1 MiB publishes (over the 4 MiB batch cap) all arrive, in order",
+  async () => {
+    const p = prefix("bigrest");
+    const a = streamStoreOn("rest", { prefix: p, nodeId: "a" });
+    const b = streamStoreOn("rest", { prefix: p, nodeId: "b" });
+    try {
+      const inbox = await new Inbox().listen(b, "DISPATCH");
+      const payloads = Array.from(
+        { length: 6 },
+        (_, index) => new Uint8Array(1024 * 1024).fill(index),
+      );
+      await Promise.all(
+        payloads.map((packet, index) =>
+          a.publish("DISPATCH", { namespace: "/", room: String(index), packet })
+        ),
+      );
+      await inbox.waitFor(6);
+      assert.deepStrictEqual(
+        inbox.messages.map((message) => message.type === "DISPATCH" && message.room),
+        ["0", "1", "2", "3", "4", "5"],
+      );
+      inbox.messages.forEach((message, index) =>
+        assert.deepStrictEqual(message.type === "DISPATCH" && message.packet, payloads[index])
+      );
+    } finally {
+      await Promise.all([a.shutdown(), b.shutdown()]);
+      await dropPrefix(p);
+    }
+  },
+);
