@@ -7,7 +7,14 @@
 
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { BackendError, type EventErrorContext, msgpackCodec } from "../../mod.ts";
+import { OverflowPolicy } from "hazelcast-client";
+import {
+  BackendError,
+  type EventErrorContext,
+  type EventMessage,
+  msgpackCodec,
+} from "../../mod.ts";
+import { TopicMessageItem } from "../../src/hazelcast/topic_message.ts";
 import {
   HazelcastReliableTopicEventStore,
   HazelcastStoreFactory,
@@ -371,6 +378,65 @@ serviceTest(
       assert.equal(store.kind, "STREAM");
       assert.equal(store.overloadPolicy, "BLOCK");
       await fireAndForget.shutdown();
+    } finally {
+      await store.shutdown();
+      await client.shutdown();
+    }
+  },
+);
+
+serviceTest(
+  hazelcast,
+  "HazelcastReliableTopicEventStore: resuming from an overwritten sequence reports the loss and delivers from the ring's head",
+  async () => {
+    const p = record(prefix("ring-full"));
+    const client = await rawClient();
+    const errors: Error[] = [];
+    const store = new HazelcastReliableTopicEventStore({
+      client,
+      prefix: p,
+      nodeId: "reader",
+      onError: (error) => errors.push(error),
+    });
+    try {
+      const ring = await client.getRingbuffer<TopicMessageItem>(
+        ringbufferNameOf(store.topicOf("JOIN")),
+      );
+      const capacity = (await ring.capacity()).toNumber();
+      const total = capacity + 5; // one lap and five more: sequences 0..4 are overwritten
+      for (let base = 0; base < total; base += 1000) {
+        const items = [];
+        for (let i = base; i < Math.min(base + 1000, total); i++) {
+          items.push(
+            new TopicMessageItem(
+              msgpackCodec.encode({
+                type: "JOIN",
+                nodeId: "writer",
+                sessionId: "s",
+                namespace: "/",
+                room: `r${i}`,
+              }),
+            ),
+          );
+        }
+        await ring.addAll(items, OverflowPolicy.OVERWRITE);
+      }
+      assert.equal((await ring.headSequence()).toNumber(), 5);
+      let first: EventMessage | undefined;
+      const got = new Promise<void>((resolve) =>
+        store.subscribe("JOIN", (message) => {
+          first ??= message;
+          resolve();
+        }, { fromOffset: "0" })
+      );
+      await within(got, "the first message after the overwritten ones");
+      assert.ok(first?.type === "JOIN" && first.room === "r5", JSON.stringify(first));
+      assert.equal(first.offset, "5");
+      assert.equal(errors.length, 1);
+      assert.match(
+        errors[0]!.message,
+        /sequences 1\.\.4 were already overwritten; delivering from 5/,
+      );
     } finally {
       await store.shutdown();
       await client.shutdown();
