@@ -500,3 +500,51 @@ serviceTest(
     }
   },
 );
+
+serviceTest(
+  both,
+  "the REST path runs with network access to the endpoint only, and shares data with a TCP node",
+  async () => {
+    const p = prefix("edge");
+    const server = factoryOn("tcp", { prefix: p });
+    const serverEvents = streamStoreOn("tcp", { prefix: p, nodeId: "server" });
+    try {
+      await server.createStore("shared-session").set("written-over-tcp", { from: "node" });
+      const leave = await new Inbox().listen(serverEvents, "LEAVE");
+      await serverEvents.publish("JOIN", { sessionId: "s", namespace: "/", room: "lobby" });
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--no-prompt",
+          `--allow-net=127.0.0.1:${new URL(REST_URL).port}`,
+          new URL("./fixtures/edge_rest_node.ts", import.meta.url).pathname,
+          REST_URL,
+          UPSTASH_TOKEN,
+          p,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      });
+      const output = await child.output();
+      const stderr = new TextDecoder().decode(output.stderr);
+      assert.equal(output.code, 0, stderr);
+      const lines = new TextDecoder().decode(output.stdout).trim().split("\n");
+      assert.deepStrictEqual(JSON.parse(lines.at(-1)!), {
+        fromServer: { from: "node" },
+        room: "lobby",
+      });
+      assert.deepStrictEqual(
+        await server.createStore("shared-session").get("written-at-the-edge"),
+        { bytes: new Uint8Array([1, 2, 3]) },
+      );
+      await leave.waitFor(1);
+      assert.equal(
+        leave.messages[0]!.type === "LEAVE" && leave.messages[0]!.room,
+        "edge-saw-lobby",
+      );
+    } finally {
+      await Promise.all([server.shutdown(), serverEvents.shutdown()]);
+      await dropPrefix(p);
+    }
+  },
+);
