@@ -27,7 +27,9 @@ function explain(error: unknown): string {
 /**
  * Awaits a connect call of nats.js (`wsconnect` from `@nats-io/nats-core` or `connect` from
  * `@nats-io/transport-node`) and rethrows its failure as a {@linkcode BackendError} with a clear
- * message (the nats.js error kept as `cause`).
+ * message (the nats.js error kept as `cause`). A connect that has not settled after `timeoutMs`
+ * (30 s by default) rejects too: `wsconnect` never settles where no global `WebSocket` exists
+ * (Node 20 without `--experimental-websocket`).
  *
  * @example
  * ```ts ignore
@@ -44,10 +46,25 @@ function explain(error: unknown): string {
  */
 export async function checkedConnection(
   connecting: Promise<NatsConnection>,
+  timeoutMs = 30_000,
 ): Promise<NatsConnection> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const hint = typeof globalThis.WebSocket === "undefined"
+        ? " (this runtime has no global WebSocket, which wsconnect needs: on Node 20 run with --experimental-websocket or install one)"
+        : "";
+      reject(
+        new BackendError(BACKEND, `could not connect: no answer within ${timeoutMs} ms${hint}`),
+      );
+    }, timeoutMs);
+  });
   try {
-    return await connecting;
+    return await Promise.race([connecting, timeout]);
   } catch (error) {
+    if (error instanceof BackendError) throw error;
     throw new BackendError(BACKEND, `could not connect: ${explain(error)}`, { cause: error });
+  } finally {
+    clearTimeout(timer);
   }
 }

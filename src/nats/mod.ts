@@ -11,6 +11,17 @@
  * `@nats-io/transport-node`. This module imports no `node:` module; the TCP transport does, and
  * is imported only by your code when you choose it. Stores never close your connection.
  *
+ * Use one transport per process: nats.js 3.4 keeps a single transport factory per process, set by
+ * the last `wsconnect` or `connect` call and used for every (re)connect, so a WebSocket connection
+ * in a process that later opened a TCP one cannot reconnect (and connects over different
+ * transports must not be in flight at the same time). Nodes on different transports in different
+ * processes form one cluster without any restriction.
+ *
+ * On Deno, whose `WebSocket` keeps Nagle's algorithm on, a steady stream of server replies
+ * (publish confirmations of {@linkcode NatsEventStore}, JetStream acknowledgements) costs tens of
+ * milliseconds of latency at high rates over WebSocket; `confirmPublish: false` avoids it for NATS
+ * core. TCP is not affected.
+ *
  * @example
  * ```ts ignore
  * import { wsconnect } from "@nats-io/nats-core";

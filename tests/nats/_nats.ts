@@ -69,6 +69,14 @@ export function connectOver(
 }
 
 function dial(transport: Transport, options: ConnectOptions): Promise<NatsConnection> {
+  if (transport === "ws" && typeof globalThis.WebSocket === "undefined") {
+    // wsconnect would never settle: fail clearly instead of hanging.
+    return Promise.reject(
+      new Error(
+        "no global WebSocket in this runtime: the NATS WebSocket tests need one (Node 20: --experimental-websocket)",
+      ),
+    );
+  }
   const servers = options.servers ?? (transport === "ws" ? NATS_WS : NATS_TCP);
   const common = {
     servers,

@@ -130,3 +130,13 @@ serviceTest(
     );
   },
 );
+
+Deno.test("checkedConnection: a connect that never settles rejects after the timeout", async () => {
+  const started = Date.now();
+  await assert.rejects(
+    checkedConnection(new Promise(() => {}), 100),
+    (error: unknown) =>
+      error instanceof BackendError && /no answer within 100 ms/.test(error.message),
+  );
+  assert.ok(Date.now() - started < 2_000);
+});
