@@ -299,6 +299,9 @@ async function runVariant(variant: Variant): Promise<Result> {
       p99: percentile(latencies, 99),
       received: latencies.length,
     };
+  } catch (error) {
+    const logs = nodes.map((node, i) => `node ${i}: ${node.log.join("").slice(-600)}`).join("\n");
+    throw new Error(`${(error as Error).message}\n${logs}`);
   } finally {
     await Promise.all(clientProcesses.map(async (c) => {
       await clientsCall(c, "/shutdown").catch(() => {});
@@ -337,7 +340,7 @@ for (let round = 1; round <= ROUNDS; round++) {
       );
     } catch (error) {
       console.log(
-        `round ${round} ${variant.name} failed: ${(error as Error).message.slice(0, 300)}`,
+        `round ${round} ${variant.name} failed: ${(error as Error).message.slice(0, 2500)}`,
       );
     }
   }
