@@ -19,6 +19,7 @@ import {
   type RedisStreamEventStoreOptions,
 } from "../../src/redis/mod.ts";
 import { REDIS_PORT } from "../../scripts/services/redis.ts";
+import { findFreePort } from "../../scripts/services/_process.ts";
 import { UPSTASH_PORT, UPSTASH_TOKEN } from "../../scripts/services/upstash_rest.ts";
 
 /** The transports under test. */
@@ -147,4 +148,12 @@ export async function shutdownAndDrop(
 ): Promise<void> {
   await target.shutdown();
   await dropPrefix(prefix);
+}
+
+/**
+ * A free port at a random place in 20000-29999 for a private Redis: while it is stopped its port
+ * is free, and tests of other backends picking ports from 16400 upwards must not take it.
+ */
+export function outOfTheWayPort(): number {
+  return findFreePort(20_000 + Math.floor(Math.random() * 10_000));
 }

@@ -23,6 +23,7 @@ import {
   closeClient,
   dropPrefix,
   factoryOn,
+  outOfTheWayPort,
   rawClient,
   REDIS_URL,
   REST_URL,
@@ -219,7 +220,7 @@ serviceTest(
   redis,
   "the library never closes the client it was given, and closes every connection it opened",
   async () => {
-    const instance = await startRedis();
+    const instance = await startRedis({ port: outOfTheWayPort() });
     const client = tcpClient(instance.url);
     const raw = await rawClient(instance.url);
     const connected = async () => (await raw.clientList()).length;
@@ -318,7 +319,7 @@ serviceTest(
   redis,
   "publishing to an unreachable Redis rejects after commandTimeoutMs (TCP)",
   async () => {
-    const instance = await startRedis();
+    const instance = await startRedis({ port: outOfTheWayPort() });
     const client = tcpClient(instance.url);
     const store = new RedisStreamEventStore({
       client: client as unknown as NodeRedisClient,

@@ -19,7 +19,7 @@ import { type RedisInstance, startRedis } from "../../scripts/services/redis.ts"
 import { startUpstashRest, type UpstashInstance } from "../../scripts/services/upstash_rest.ts";
 import { within } from "../conformance/_helpers.ts";
 import { requireService, serviceTest } from "../_services.ts";
-import { closeClient, restClient, tcpClient } from "./_redis.ts";
+import { closeClient, outOfTheWayPort, restClient, tcpClient } from "./_redis.ts";
 
 const redis = await requireService("redis");
 
@@ -70,6 +70,11 @@ async function publishAll(
   return { resolved, rejected, rejectionsNotBackendError };
 }
 
+/** A private AOF Redis on an out-of-the-way port. */
+function startAofRedis(): Promise<RedisInstance> {
+  return startRedis({ aof: true, port: outOfTheWayPort() });
+}
+
 async function outage(instance: RedisInstance): Promise<void> {
   await instance.kill();
   await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
@@ -97,7 +102,7 @@ for (const transport of ["tcp", "rest"] as const satisfies readonly Transport[])
     redis,
     `RedisStreamEventStore (${transport.toUpperCase()}): Redis killed and restarted mid-way through ${TOTAL} events; every resolved publish is delivered`,
     async () => {
-      const instance = await startRedis({ aof: true });
+      const instance = await startAofRedis();
       let rest: UpstashInstance | undefined;
       const clients: { destroy(): void }[] = [];
       const clientFor = () => {
@@ -173,7 +178,7 @@ serviceTest(
   redis,
   `RedisPubSubEventStore (TCP): Redis killed and restarted mid-way through ${TOTAL} events; the subscriber resubscribes and delivery resumes`,
   async () => {
-    const instance = await startRedis({ aof: true });
+    const instance = await startAofRedis();
     const publisherClient = tcpClient(instance.url);
     const subscriberClient = tcpClient(instance.url);
     const stores: EventStore[] = [];
