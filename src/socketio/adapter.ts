@@ -735,12 +735,16 @@ export type StoreFactoryAdapterClass = typeof StoreFactoryAdapter & {
  *
  * @example
  * ```ts
+ * import { createServer } from "node:http";
  * import { Server } from "socket.io";
  * import { MemoryStoreFactory } from "@socketio4ts/stores";
- * import { createAdapter } from "@socketio4ts/stores/socketio";
+ * import { createAdapter, sessionStore } from "@socketio4ts/stores/socketio";
  *
- * const factory = new MemoryStoreFactory();
- * const io = new Server({ adapter: createAdapter(factory) });
+ * const factory = new MemoryStoreFactory(); // or Redis, NATS, Kafka, Hazelcast events
+ * const io = new Server(createServer(), { adapter: createAdapter(factory) });
+ * io.on("connection", (socket) => {
+ *   socket.on("hello", (name: string) => sessionStore(socket).set("name", name));
+ * });
  * await io.close();
  * await factory.shutdown();
  * ```

@@ -10,6 +10,7 @@
  *
  * @example Two servers of one cluster in one process
  * ```ts
+ * import { createServer } from "node:http";
  * import { Server } from "socket.io";
  * import { MemoryBus, MemoryEventStore, MemoryStoreFactory } from "@socketio4ts/stores";
  * import { createAdapter } from "@socketio4ts/stores/socketio";
@@ -17,8 +18,8 @@
  * const bus = new MemoryBus();
  * const factoryA = new MemoryStoreFactory(new MemoryEventStore({ bus, mode: "SINGLE_CHANNEL" }));
  * const factoryB = new MemoryStoreFactory(new MemoryEventStore({ bus, mode: "SINGLE_CHANNEL" }));
- * const a = new Server({ adapter: createAdapter(factoryA) });
- * const b = new Server({ adapter: createAdapter(factoryB) });
+ * const a = new Server(createServer(), { adapter: createAdapter(factoryA) });
+ * const b = new Server(createServer(), { adapter: createAdapter(factoryB) });
  * b.on("hello", (text: string) => console.log("b got", text));
  * await new Promise((resolve) => setTimeout(resolve, 100)); // heartbeats introduce the nodes
  * a.serverSideEmit("hello", "from a");
