@@ -27,6 +27,7 @@ export class IMapPort implements HashPort {
   readonly #expiry: EntryExpiry;
   readonly #clearMode: ClearMode;
   #map: Promise<IMap<string, string>> | undefined;
+  #ready: IMap<string, string> | undefined;
 
   /**
    * @param handle the client.
@@ -51,30 +52,38 @@ export class IMapPort implements HashPort {
     if (!this.#map) {
       const map = this.#handle.get().then((client) => client.getMap<string, string>(this.#mapName));
       this.#map = map;
-      map.catch(() => {
+      map.then((ready) => {
+        if (this.#map === map) this.#ready = ready;
+      }, () => {
         if (this.#map === map) this.#map = undefined;
       });
     }
     return this.#map;
   }
 
-  async #call<T>(what: string, operation: (map: IMap<string, string>) => Promise<T>): Promise<T> {
+  #wrap(what: string, error: unknown): unknown {
+    if (error instanceof BackendError) return error;
+    return new BackendError("hazelcast", `${what} on map ${JSON.stringify(this.#mapName)} failed`, {
+      cause: error,
+    });
+  }
+
+  /** Runs `operation` on the IMap; once the proxy is known, without an extra await. */
+  #call<T>(what: string, operation: (map: IMap<string, string>) => Promise<T>): Promise<T> {
+    const ready = this.#ready;
+    let result: Promise<T>;
     try {
-      return await operation(await this.#imap());
+      result = ready ? operation(ready) : this.#imap().then(operation);
     } catch (error) {
-      if (error instanceof BackendError) throw error;
-      throw new BackendError(
-        "hazelcast",
-        `${what} on map ${JSON.stringify(this.#mapName)} failed`,
-        {
-          cause: error,
-        },
-      );
+      return Promise.reject(this.#wrap(what, error));
     }
+    return result.catch((error) => {
+      throw this.#wrap(what, error);
+    });
   }
 
   get(field: string): Promise<string | undefined> {
-    return this.#call("get", async (map) => (await map.get(field)) ?? undefined);
+    return this.#call("get", (map) => map.get(field).then((value) => value ?? undefined));
   }
 
   set(field: string, value: string): Promise<void> {
@@ -87,7 +96,7 @@ export class IMapPort implements HashPort {
   }
 
   delete(field: string): Promise<boolean> {
-    return this.#call("remove", async (map) => ((await map.remove(field)) ?? null) !== null);
+    return this.#call("remove", (map) => map.remove(field).then((old) => (old ?? null) !== null));
   }
 
   clear(): Promise<void> {
@@ -95,6 +104,7 @@ export class IMapPort implements HashPort {
     return this.#call("destroy", async (map) => {
       await map.destroy();
       this.#map = undefined;
+      this.#ready = undefined;
     });
   }
 
