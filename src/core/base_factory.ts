@@ -117,9 +117,13 @@ export abstract class BaseStoreFactory implements StoreFactory {
     this.#closed ??= (async () => {
       this.#stores.clear();
       this.#maps.clear();
-      const results = await Promise.allSettled([this.#eventStore.shutdown(), this.closeStorage()]);
-      const failure = results.find((result) => result.status === "rejected");
-      if (failure) throw (failure as PromiseRejectedResult).reason;
+      // The event store first: it may still unsubscribe over a connection storage shares.
+      const results = [
+        await this.#eventStore.shutdown().then(() => undefined, (error: unknown) => ({ error })),
+        await this.closeStorage().then(() => undefined, (error: unknown) => ({ error })),
+      ];
+      const failure = results.find((result) => result !== undefined);
+      if (failure) throw failure.error;
     })();
     return this.#closed;
   }

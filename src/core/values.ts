@@ -59,81 +59,87 @@ export function assertName(what: string, name: unknown): asserts name is string 
   }
 }
 
-function pathText(path: readonly (string | number)[]): string {
-  return path.length === 0 ? "" : ` at ${path.map(String).join(".")}`;
+/** Raised deep inside a value; each enclosing level adds its key to `path` on the way out. */
+class Unstorable {
+  readonly path: (string | number)[] = [];
+  constructor(readonly problem: string, readonly advice: string) {}
 }
 
-function toJsonSafe(
-  key: string,
-  value: unknown,
-  path: (string | number)[],
-  seen: Set<object>,
-): unknown {
+function descend(step: string | number, item: unknown, seen: Set<object>): unknown {
+  if (typeof item === "string" || typeof item === "boolean") return item;
+  try {
+    return toJsonSafe(item, seen);
+  } catch (error) {
+    if (error instanceof Unstorable) error.path.unshift(step);
+    throw error;
+  }
+}
+
+// The happy path builds no path arrays: the path of a problem is assembled only while the
+// Unstorable it raised unwinds.
+function toJsonSafe(value: unknown, seen: Set<object>): unknown {
   switch (typeof value) {
     case "string":
     case "boolean":
       return value;
     case "number":
       if (!Number.isFinite(value)) {
-        throw new TypeError(
-          `value for key ${JSON.stringify(key)} contains ${value}${
-            pathText(path)
-          }; only finite numbers can be stored`,
-        );
+        throw new Unstorable(`${value}`, "only finite numbers can be stored");
       }
       return value;
     case "object":
       break;
     default:
-      throw new TypeError(
-        `value for key ${JSON.stringify(key)} contains a ${typeof value}${
-          pathText(path)
-        }, which cannot be stored`,
-      );
+      throw new Unstorable(`a ${typeof value}`, "which cannot be stored");
   }
   if (value === null) return null;
   if (value instanceof Uint8Array) return { [BYTES_TAG]: bytesToBase64(value) };
-  if (seen.has(value)) {
-    throw new TypeError(
-      `value for key ${JSON.stringify(key)} contains a circular reference${pathText(path)}`,
-    );
-  }
+  if (seen.has(value)) throw new Unstorable("a circular reference", "which cannot be stored");
   seen.add(value);
   try {
     if (Array.isArray(value)) {
-      return value.map((item, index) => {
+      const out = new Array(value.length);
+      for (let index = 0; index < value.length; index++) {
+        const item = value[index];
         if (item === undefined) {
-          throw new TypeError(
-            `value for key ${JSON.stringify(key)} contains undefined${
-              pathText([...path, index])
-            }; use null in arrays`,
-          );
+          const problem = new Unstorable("undefined", "use null in arrays");
+          problem.path.push(index);
+          throw problem;
         }
-        return toJsonSafe(key, item, [...path, index], seen);
-      });
+        out[index] = descend(index, item, seen);
+      }
+      return out;
     }
     const proto = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) {
       const name = proto?.constructor?.name ?? "unknown";
-      throw new TypeError(
-        `value for key ${JSON.stringify(key)} contains an instance of ${name}${
-          pathText(path)
-        }; only plain objects, arrays and Uint8Array can be stored`,
+      throw new Unstorable(
+        `an instance of ${name}`,
+        "only plain objects, arrays and Uint8Array can be stored",
       );
     }
     const out: Record<string, unknown> = {};
-    for (const [field, item] of Object.entries(value)) {
+    for (const field in value) {
+      if (!Object.hasOwn(value, field)) continue;
+      const item = (value as Record<string, unknown>)[field];
       if (item === undefined) continue;
-      out[field.startsWith("$") ? `$${field}` : field] = toJsonSafe(
-        key,
-        item,
-        [...path, field],
-        seen,
-      );
+      out[field.charCodeAt(0) === 36 /* $ */ ? `$${field}` : field] = descend(field, item, seen);
     }
     return out;
   } finally {
     seen.delete(value);
+  }
+}
+
+function checkedJsonSafe(key: string, value: unknown): unknown {
+  try {
+    return toJsonSafe(value, new Set());
+  } catch (error) {
+    if (!(error instanceof Unstorable)) throw error;
+    const at = error.path.length === 0 ? "" : ` at ${error.path.join(".")}`;
+    throw new TypeError(
+      `value for key ${JSON.stringify(key)} contains ${error.problem}${at}; ${error.advice}`,
+    );
   }
 }
 
@@ -165,7 +171,7 @@ export function encodeValue(key: string, value: unknown): string {
       `value for key ${JSON.stringify(key)} must not be ${value}; use del(key) to remove it`,
     );
   }
-  const text = JSON.stringify(toJsonSafe(key, value, [], new Set()));
+  const text = JSON.stringify(checkedJsonSafe(key, value));
   if (text.length > MAX_VALUE_LENGTH) {
     throw new RangeError(
       `value for key ${
@@ -196,7 +202,7 @@ export function decodeValue(text: string): StoreValue {
 
 /** Converts a value to the JSON-safe form of {@linkcode encodeValue} without stringifying it. */
 export function toTaggedJson(value: unknown): unknown {
-  return toJsonSafe("(message)", value, [], new Set());
+  return checkedJsonSafe("(message)", value);
 }
 
 /** Reverses {@linkcode toTaggedJson}. */
