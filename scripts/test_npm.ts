@@ -8,6 +8,10 @@
  * 3. runs the compiled test files — the same files `deno test` runs, compiled, importing the
  *    built package modules — with the `@deno/shim-deno` shim (`scripts/npm/run_tests.mjs`).
  *
+ * Before the runtimes run, the package itself is checked for publishing: `publint`, and
+ * `@arethetypeswrong/cli` (`--profile esm-only`) for every subpath's types as a Node ESM and a
+ * bundler consumer resolves them.
+ *
  * Test files that drive Deno itself (the harness smoke tests, the example test, module-graph
  * checks) are Deno-only and listed in {@linkcode DENO_ONLY}. Service gating works as under
  * Deno: absent services skip, or fail with `REQUIRE_SERVICES=1`.
@@ -15,11 +19,18 @@
  * @module
  */
 
+import { encodeProbed, PROBED_ENV, probeServices } from "../tests/_services.ts";
 import { build, projectOptions } from "./build_npm.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const NPM_DIR = `${ROOT}/npm`;
 const CACHE = Deno.env.get("SOCKETIO4TS_CACHE") ?? `${Deno.env.get("HOME")}/.cache/socketio4ts`;
+
+/** Package linters, pinned. */
+export const PACKAGE_CHECKS: readonly string[][] = [
+  ["publint@0.3.25", "."],
+  ["@arethetypeswrong/cli@0.18.5", "--pack", ".", "--profile", "esm-only"],
+];
 
 /** Runtime versions of the matrix (the npm packages `node` and `bun` ship the binaries). */
 export const RUNTIME_PACKAGES = { "node-lts": "node@26.10.0", bun: "bun@1.4.4" } as const;
@@ -36,6 +47,16 @@ export const DENO_ONLY: readonly RegExp[] = [
 export const BUN_SCOPE: readonly RegExp[] = [/^memory_test\.js$/, /^core\//, /^redis\//, /^nats\//];
 
 type Runtime = "node20" | "node-lts" | "bun";
+
+/**
+ * Node flags per runtime: Node 20 has no global `WebSocket` (NATS over WebSocket needs one) unless
+ * `--experimental-websocket` is given; Node 22+ has it built in.
+ */
+const NODE_FLAGS: Record<Runtime, string[]> = {
+  "node20": ["--experimental-websocket"],
+  "node-lts": [],
+  "bun": [],
+};
 
 function run(
   command: string,
@@ -82,16 +103,25 @@ function testFiles(): string[] {
   return files.sort().filter((file) => !DENO_ONLY.some((pattern) => pattern.test(file)));
 }
 
-async function runOn(runtime: Runtime, files: string[]): Promise<number> {
-  const paths = files.map((file) => `esm/tests/${file}`);
+/** Runs each test file in a process of its own (as `deno test` and `node --test` do). */
+async function runOn(runtime: Runtime, files: string[]): Promise<string[]> {
   console.log(`\n=== ${runtime}: ${files.length} test files ===`);
-  if (runtime === "node20") return await run("node", ["run_tests.mjs", ...paths], NPM_DIR);
-  const bin = await ensureRuntime(runtime);
-  if (runtime === "node-lts") return await run(bin, ["run_tests.mjs", ...paths], NPM_DIR);
-  Deno.copyFileSync(`${NPM_DIR}/run_tests.mjs`, `${NPM_DIR}/run_tests.test.mjs`);
-  return await run(bin, ["test", "--timeout", "120000", "./run_tests.test.mjs"], NPM_DIR, {
-    SHIM_TEST_FILES: paths.join(","),
-  });
+  const bin = runtime === "node20" ? "node" : await ensureRuntime(runtime);
+  if (runtime === "bun") {
+    Deno.copyFileSync(`${NPM_DIR}/run_tests.mjs`, `${NPM_DIR}/run_tests.test.mjs`);
+  }
+  const failed: string[] = [];
+  for (const file of files) {
+    const path = `esm/tests/${file}`;
+    console.log(`\n--- ${runtime} ${file}`);
+    const code = runtime === "bun"
+      ? await run(bin, ["test", "--timeout", "120000", "./run_tests.test.mjs"], NPM_DIR, {
+        SHIM_TEST_FILES: path,
+      })
+      : await run(bin, [...NODE_FLAGS[runtime], "run_tests.mjs", path], NPM_DIR);
+    if (code !== 0) failed.push(file);
+  }
+  return failed;
 }
 
 if (import.meta.main) {
@@ -105,17 +135,33 @@ if (import.meta.main) {
     NPM_DIR,
   );
   if (installed !== 0) Deno.exit(installed);
+  for (const [tool, ...args] of PACKAGE_CHECKS) {
+    console.log(`\n=== ${tool} ${args.join(" ")} ===`);
+    const code = await run("npx", ["--yes", tool!, ...args], NPM_DIR);
+    if (code !== 0) {
+      console.error(`${tool} found problems in the npm package (exit ${code})`);
+      Deno.exit(code);
+    }
+  }
+  const probes = await probeServices();
+  Deno.env.set(PROBED_ENV, encodeProbed(probes));
+  console.log(
+    `\nservices: ${probes.map((p) => `${p.name} ${p.available ? "up" : "down"}`).join(", ")}`,
+  );
   const all = testFiles();
-  const results: [Runtime, number][] = [];
+  const results: [Runtime, number, string[]][] = [];
   for (const runtime of requested) {
     const files = runtime === "bun"
       ? all.filter((file) => BUN_SCOPE.some((p) => p.test(file)))
       : all;
-    results.push([runtime, await runOn(runtime, files)]);
+    results.push([runtime, files.length, await runOn(runtime, files)]);
   }
-  console.log("\nnpm build test matrix:");
-  for (const [runtime, code] of results) {
-    console.log(`  ${runtime.padEnd(9)} ${code === 0 ? "passed" : `FAILED (exit ${code})`}`);
+  console.log("\nnpm build test matrix (test files):");
+  for (const [runtime, count, failed] of results) {
+    const list = failed.length ? `: ${failed.join(", ")}` : "";
+    console.log(
+      `${runtime}: ${count - failed.length} passed, ${failed.length} failed${list}`,
+    );
   }
-  Deno.exit(results.some(([, code]) => code !== 0) ? 1 : 0);
+  Deno.exit(results.some(([, , failed]) => failed.length > 0) ? 1 : 0);
 }

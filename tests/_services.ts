@@ -80,10 +80,28 @@ function address(endpoint: ServiceEndpoint): string {
   return `${endpoint.host}:${endpoint.port}`;
 }
 
+/**
+ * Env variable through which a parent process hands down probe results it made itself, as
+ * `redis=1,nats=0,...`. `scripts/test_npm.ts` sets it for the npm build's test run on Node and
+ * Bun, whose `Deno` shim cannot run the harness's socket-level probes.
+ */
+export const PROBED_ENV = "SOCKETIO4TS_PROBED";
+
+function probedByParent(name: ServiceName): boolean | undefined {
+  const entry = readEnv(PROBED_ENV)?.split(",").find((item) => item.startsWith(`${name}=`));
+  return entry === undefined ? undefined : entry.endsWith("=1");
+}
+
+/** Encodes probe results for {@linkcode PROBED_ENV}. */
+export function encodeProbed(probes: readonly ServiceAvailability[]): string {
+  return probes.map((probe) => `${probe.name}=${probe.available ? 1 : 0}`).join(",");
+}
+
 /** Probes one service (no caching, no warning). */
 export async function probeService(name: ServiceName): Promise<ServiceAvailability> {
   const definition = await serviceDefinition(name);
-  const available = await definition.isReady().catch(() => false);
+  const available = probedByParent(name) ??
+    await definition.isReady().catch(() => false);
   return {
     name,
     available,

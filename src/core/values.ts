@@ -90,11 +90,11 @@ function toJsonSafe(value: unknown, seen: Set<object>): unknown {
     case "object":
       break;
     default:
-      throw new Unstorable(`a ${typeof value}`, "which cannot be stored");
+      throw new Unstorable(`a ${typeof value}`, "it cannot be stored");
   }
   if (value === null) return null;
   if (value instanceof Uint8Array) return { [BYTES_TAG]: bytesToBase64(value) };
-  if (seen.has(value)) throw new Unstorable("a circular reference", "which cannot be stored");
+  if (seen.has(value)) throw new Unstorable("a circular reference", "it cannot be stored");
   seen.add(value);
   try {
     if (Array.isArray(value)) {
