@@ -10,7 +10,15 @@ import { ClusterAdapterWithHeartbeat } from "socket.io-adapter";
 import { MemoryBus, MemoryEventStore, MemoryStoreFactory } from "../../mod.ts";
 import { createAdapter, StoreFactoryAdapter } from "../../src/socketio/mod.ts";
 import { setupApp } from "./_app.ts";
-import { clusterSteps, recoverySteps, type TestNode } from "./_suite.ts";
+import {
+  closeClients,
+  clusterSteps,
+  connect,
+  received,
+  recoverySteps,
+  type TestNode,
+  waitFor,
+} from "./_suite.ts";
 
 const HEARTBEAT = { heartbeatInterval: 200, heartbeatTimeout: 1200 };
 
@@ -18,11 +26,12 @@ async function startNodes(
   bus: MemoryBus,
   count: number,
   recovery: boolean,
+  first = 0,
 ): Promise<{ nodes: TestNode[]; close: () => Promise<void> }> {
   const servers: { io: Server; factory: MemoryStoreFactory; killed: boolean }[] = [];
   const nodes: TestNode[] = [];
   const errors: string[] = [];
-  for (let i = 0; i < count; i++) {
+  for (let i = first; i < first + count; i++) {
     const events = new MemoryEventStore({ bus, nodeId: `node-${i}`, mode: "SINGLE_CHANNEL" });
     const factory = new MemoryStoreFactory(events);
     const http = createServer();
@@ -30,7 +39,9 @@ async function startNodes(
       adapter: createAdapter(factory, {
         ...HEARTBEAT,
         onError: (error, context) => {
-          if (!servers[i]?.killed) errors.push(`node-${i} ${context.stage}: ${error.message}`);
+          if (!servers[i - first]?.killed) {
+            errors.push(`node-${i} ${context.stage}: ${error.message}`);
+          }
         },
       }),
       ...(recovery ? { connectionStateRecovery: {} } : {}),
@@ -93,5 +104,32 @@ Deno.test("socket.io over the memory bus: connection state recovery on another n
     await recoverySteps(t, nodes[0]!, nodes[1]!, nodes[2]!);
   } finally {
     await close();
+  }
+});
+
+Deno.test("socket.io over the memory bus: a node that arrives later is counted and reached", async () => {
+  const bus = new MemoryBus();
+  const early = await startNodes(bus, 2, false);
+  let late: Awaited<ReturnType<typeof startNodes>> | undefined;
+  const clients = [];
+  try {
+    for (const node of early.nodes) {
+      await waitFor("2 servers", async () => (await node.control("serverCount")) === 2);
+    }
+    late = await startNodes(bus, 1, false, 2);
+    const all = [...early.nodes, ...late.nodes];
+    for (const node of all) {
+      await waitFor(
+        `${node.name} to count 3`,
+        async () => (await node.control("serverCount")) === 3,
+      );
+    }
+    clients.push(await connect(late.nodes[0]!.url, "newcomer"));
+    await early.nodes[0]!.control("emit", { event: "welcome", args: ["hi"] });
+    assert.equal((await received(clients[0]!, "welcome"))[1], "hi");
+  } finally {
+    closeClients(clients);
+    await late?.close();
+    await early.close();
   }
 });
