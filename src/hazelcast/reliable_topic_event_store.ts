@@ -81,6 +81,13 @@ function positiveInteger(name: string, value: unknown, max = Number.MAX_SAFE_INT
  * read. Delivery is at least once within the ring's capacity: a subscriber more than `capacity`
  * messages behind loses the overwritten ones, and that loss is reported to `onError`.
  *
+ * **When members go away.** A publish or read whose member dies is retried by the client on
+ * another member (reads always; publishes `publishRetries` times). When no member can be reached
+ * at all, calls give up after the client's invocation timeout
+ * (`properties["hazelcast.client.invocation.timeout.millis"]`, 120 s by default): `publish`
+ * rejects with a `BackendError`, and subscribers report the failure to `onError` and keep
+ * trying.
+ *
  * **Ring capacity and overflow** are member-side settings of the ring buffer (the client cannot
  * set them): `<ringbuffer name="_hz_rb_<prefix>.*">` with `<capacity>` (Hazelcast's default is
  * 10 000 items), `<backup-count>` (1 by default; keep ≥ 1 to survive a member loss),

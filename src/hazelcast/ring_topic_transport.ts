@@ -50,7 +50,7 @@ export interface RingTopicSettings {
 function isTransient(error: unknown): boolean {
   return error instanceof TargetDisconnectedError || error instanceof IOError ||
     error instanceof RetryableHazelcastError || error instanceof HazelcastInstanceNotActiveError ||
-    error instanceof ClientOfflineError || error instanceof OperationTimeoutError;
+    error instanceof ClientOfflineError;
 }
 
 const MAX_RETRY_DELAY_MS = 2_000;
@@ -129,7 +129,19 @@ class RingReader {
         result = await this.ring.readMany(this.#next, 1, this.settings.readBatchSize);
       } catch (error) {
         if (this.#cancelled) return;
-        if (error instanceof OperationTimeoutError) continue;
+        if (error instanceof OperationTimeoutError) {
+          // A read waits for data as long as it takes; this error means no member could be
+          // reached for the client's whole invocation timeout. The timeout was the pause.
+          this.sink.error(
+            new BackendError(
+              "hazelcast",
+              `reading topic ${this.topic} at sequence ${this.#next}: no member answered within the client's invocation timeout; retrying`,
+              { cause: error },
+            ),
+          );
+          if (!this.settings.reliable) this.#skipToTail = true;
+          continue;
+        }
         if (error instanceof ClientNotActiveError) {
           if (!this.closing()) {
             this.sink.error(

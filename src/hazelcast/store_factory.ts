@@ -82,6 +82,9 @@ function optionalSeconds(name: string, value: unknown): number | undefined {
  * object (Hazelcast has no expiry of whole maps) — a few hundred bytes per session until someone
  * destroys it.
  *
+ * Calls reject with a `BackendError` when the client cannot reach a member within its invocation
+ * timeout (`properties["hazelcast.client.invocation.timeout.millis"]`, 120 s by default).
+ *
  * Give it your client (`{ client }`, never shut down by the factory) or a client configuration
  * (`{ clientConfig }`: the factory creates the client on first use and shuts it down in
  * `shutdown()`).

@@ -275,3 +275,58 @@ serviceTest(
   "fire-and-forget: a member killed in the middle of 10 000 events: nothing is delivered twice, session data survives, nothing crashes",
   () => memberKilled(PublishMode.UNRELIABLE),
 );
+
+serviceTest(
+  hazelcast,
+  "the whole cluster gone: publish and store calls reject with BackendError after the invocation timeout, the reader reports it, shutdown is immediate",
+  async () => {
+    const member = await startHazelcastMember({
+      join: [],
+      port: findFreePort(16_500 + Math.floor(Math.random() * 2_000)),
+    });
+    const timeoutMs = 3_000;
+    const config = clientConfig([member.address], {
+      properties: {
+        "hazelcast.logging.level": "OFF",
+        "hazelcast.client.invocation.timeout.millis": timeoutMs,
+      },
+    });
+    const reported: Error[] = [];
+    const events = new HazelcastReliableTopicEventStore({
+      clientConfig: config,
+      prefix: prefix("gone"),
+      onError: (error) => reported.push(error),
+    });
+    const factory = new HazelcastStoreFactory({ clientConfig: config, prefix: prefix("gone") });
+    try {
+      await events.subscribe("JOIN", () => {});
+      await events.publish("JOIN", { sessionId: "s", namespace: "/", room: "before" });
+      await factory.createStore("s").set("k", 1);
+      await member.kill();
+      for (
+        const [what, call] of [
+          ["publish", () => events.publish("JOIN", { sessionId: "s", namespace: "/", room: "r" })],
+          ["store get", () => factory.createStore("s").get("k")],
+        ] as const
+      ) {
+        const started = Date.now();
+        await assert.rejects(call(), (error: unknown) => error instanceof BackendError, what);
+        const elapsed = Date.now() - started;
+        assert.ok(elapsed < timeoutMs + 3_000, `${what} rejected after ${elapsed} ms`);
+      }
+      await until("the reader to report the lost cluster", () => reported.length > 0, 10_000);
+      assert.match(
+        reported[0]!.message,
+        /no member answered within the client's invocation timeout/,
+      );
+      const closing = Date.now();
+      await events.shutdown();
+      await factory.shutdown();
+      assert.ok(Date.now() - closing < 2_000, "shutdown waited for the lost cluster");
+    } finally {
+      await events.shutdown();
+      await factory.shutdown();
+      await member.stop();
+    }
+  },
+);
