@@ -196,7 +196,7 @@ export class ClientHandle {
     return this.#client;
   }
 
-  /** Drops one user; the last one shuts an owned client down. Idempotent per user. */
+  /** Drops one user (each user calls it once); the last one shuts an owned client down. */
   release(): Promise<void> {
     if (--this.#users > 0) return Promise.resolve();
     this.#released ??= (async () => {

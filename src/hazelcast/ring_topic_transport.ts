@@ -98,7 +98,12 @@ class RingReader {
     readonly closing: () => boolean,
   ) {
     this.#next = start;
-    this.done = this.#run();
+    this.done = this.#run().catch((error) =>
+      // Not expected (every read error is handled in the loop), but never an unhandled rejection.
+      this.sink.error(
+        new BackendError("hazelcast", `reading topic ${this.topic} stopped`, { cause: error }),
+      )
+    );
   }
 
   cancel(): void {
