@@ -149,6 +149,7 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
   readonly #waiters = new Map<string, Set<() => void>>();
   readonly #coalesce: boolean;
   #pending: PendingBroadcast[] = [];
+  #sequence = 0;
   #closed = false;
   readonly #started: Promise<void>;
 
@@ -245,8 +246,18 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
     const recovery = this.nsp.server.opts.connectionStateRecovery as
       | { maxDisconnectionDuration?: number }
       | undefined;
-    if (!recovery || this.#node.events.publishMode !== PublishMode.RELIABLE) return undefined;
+    if (!recovery) return undefined;
     return { maxDisconnectionDuration: recovery.maxDisconnectionDuration ?? 120_000 };
+  }
+
+  /**
+   * With connection state recovery on an at-most-once event store (no offsets), the id that
+   * stands in for the offset of the next `DISPATCH`: it travels in the message, so every node logs
+   * the packet under the same id (recovery is then best effort, like the delivery).
+   */
+  #nextId(): string | undefined {
+    if (this.#node.events.publishMode === PublishMode.RELIABLE || !this.#recovery) return undefined;
+    return `${this.#node.nodeId}:${++this.#sequence}`;
   }
 
   /**
@@ -302,9 +313,11 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
     this.#pending = [];
     const namespace = this.nsp.name;
     const [first, ...rest] = pending as [PendingBroadcast, ...PendingBroadcast[]];
+    const id = this.#nextId();
+    const tag = id === undefined ? {} : { id };
     const payload = rest.length === 0
-      ? { namespace, ...first.entry }
-      : { namespace, ...first.entry, batch: rest.map((item) => item.entry) };
+      ? { namespace, ...first.entry, ...tag }
+      : { namespace, ...first.entry, ...tag, batch: rest.map((item) => item.entry) };
     const settle = (items: PendingBroadcast[], offset: string | undefined) => {
       items.forEach((item, index) => {
         const each = offset === undefined ? undefined : batchOffset(offset, index);
@@ -313,19 +326,20 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
       });
     };
     this.#node.events.publish("DISPATCH", payload).then(
-      ({ offset }) => settle(pending, offset),
+      ({ offset }) => settle(pending, offset ?? id),
       (error) => {
         if (!(error instanceof RangeError) || rest.length === 0) {
           for (const item of pending) item.reject(error);
           return;
         }
         // Too large together: one message per broadcast.
-        for (const item of pending) {
-          this.#node.events.publish("DISPATCH", { namespace, ...item.entry }).then(
-            ({ offset }) => settle([item], offset),
+        pending.forEach((item, index) => {
+          const own = id === undefined ? {} : { id: batchOffset(id, index) };
+          this.#node.events.publish("DISPATCH", { namespace, ...item.entry, ...own }).then(
+            ({ offset }) => settle([item], offset ?? own.id),
             item.reject,
           );
-        }
+        });
       },
     );
   }
@@ -347,20 +361,16 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
       }
       case MessageType.BROADCAST: {
         const { packet, opts, requestId } = message.data;
-        const flags = { ...opts.flags };
-        delete flags.local;
-        delete flags.broadcast;
+        const entry = this.#entryOf(packet, opts);
+        const id = requestId === undefined ? this.#nextId() : undefined;
         const payload = {
           namespace,
-          room: opts.rooms[0] ?? "",
-          packet,
-          rooms: opts.rooms,
-          except: opts.except,
-          flags,
+          ...entry,
           ...(requestId === undefined ? {} : { requestId }),
+          ...(id === undefined ? {} : { id }),
         };
-        const { offset } = await events.publish("DISPATCH", payload);
-        if (offset !== undefined && requestId === undefined && recoverable(packet, flags)) {
+        const offset = (await events.publish("DISPATCH", payload)).offset ?? id;
+        if (offset !== undefined && requestId === undefined && recoverable(packet, entry.flags)) {
           this.#remember(offset, (packet as SioPacket).data!, opts);
         }
         return offset ?? "";
@@ -468,7 +478,8 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
       case "DISPATCH": {
         assertSocketIoDispatch(message);
         const opts = optionsOf(message, message.flags as Record<string, unknown>);
-        const { packet, requestId, offset } = message;
+        const { packet, requestId } = message;
+        const offset = message.offset ?? message.id;
         if (offset !== undefined && requestId === undefined && recoverable(packet, message.flags)) {
           this.#remember(offset, (packet as SioPacket).data!, opts);
         }
@@ -730,8 +741,15 @@ export type StoreFactoryAdapterClass = typeof StoreFactoryAdapter & {
  * The adapter for `io.adapter(...)` (or the `adapter` server option): every socket.io server
  * given an adapter built on a factory whose event store reaches the others' becomes one cluster
  * (broadcasts, acknowledgements, `socketsJoin`/`socketsLeave`, `disconnectSockets`,
- * `fetchSockets`, `serverSideEmit`, heartbeats, and connection state recovery on reliable event
- * stores). Use one factory per server; the adapter calls the factory's `init(host)`.
+ * `fetchSockets`, `serverSideEmit`, heartbeats). Use one factory per server; the adapter calls
+ * the factory's `init(host)`.
+ *
+ * Connection state recovery (`connectionStateRecovery` server option): every node logs the
+ * broadcasts it sees under the event store's offsets, and the ended sessions it hears of (a
+ * `DISCONNECT` from the node the client left), so a client that reconnects to ANY node gets the
+ * packets it missed. Reliable event stores (Redis Streams, JetStream, Kafka, Hazelcast reliable
+ * topic, memory) give the offsets; on at-most-once stores the sender's ids stand in for them and
+ * recovery is best effort, like the delivery.
  *
  * @example
  * ```ts

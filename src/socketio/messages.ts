@@ -5,7 +5,7 @@
  *
  * | cluster operation | event type | extra fields (validated here) |
  * |---|---|---|
- * | broadcast (with or without acknowledgements) | `DISPATCH` | `rooms`, `except`, `flags`, `requestId?` |
+ * | broadcast (with or without acknowledgements) | `DISPATCH` | `rooms`, `except`, `flags`, `requestId?`, `id?`, `batch?` |
  * | `socketsJoin` (one room / several) | `JOIN` / `BULK_JOIN` | `selector` |
  * | `socketsLeave` (one room / several) | `LEAVE` / `BULK_LEAVE` | `selector` |
  * | `disconnectSockets` | `DISCONNECT` | `selector`, `close` |
@@ -86,6 +86,11 @@ export interface SocketIoDispatch extends DispatchPayload {
   readonly flags: DispatchFlags;
   /** Present when the sender waits for acknowledgements (answers go to it as `SIO_RESPONSE`). */
   readonly requestId?: string;
+  /**
+   * Stand-in offset set by the sender when the event store gives none (at-most-once stores with
+   * connection state recovery on).
+   */
+  readonly id?: string;
   /**
    * Further broadcasts emitted in the same tick, in order (never with `requestId`). The `n`-th
    * has the offset `<offset>+<n>` for connection state recovery.
@@ -290,6 +295,7 @@ export function assertSocketIoDispatch(
   expectStrings(raw, "except");
   expectObject(raw, "flags");
   expectOptionalString(raw, "requestId");
+  expectOptionalString(raw, "id");
   expectPacket(raw, "packet");
   if (raw.batch === undefined) return;
   if (!Array.isArray(raw.batch) || raw.requestId !== undefined) {

@@ -17,7 +17,10 @@ export interface BackendTestOptions {
   readonly services: ServiceAvailability | readonly ServiceAvailability[];
   /** Backend variables for a fresh prefix. */
   readonly env: (prefix: string) => Record<string, string>;
-  /** Whether the backend is reliable (recovery is tested). */
+  /**
+   * Whether the backend is reliable: recovery uses its offsets. At-most-once backends are tested
+   * for recovery too (best effort: the adapter's own ids stand in for offsets).
+   */
   readonly reliable: boolean;
   /** Removes what a prefix left on the backend (optional). */
   readonly cleanup?: (prefix: string) => Promise<void>;
@@ -61,10 +64,12 @@ export function backendTests(options: BackendTestOptions): void {
         (cluster) => clusterSteps(t, cluster.nodes, { heartbeatTimeout: HEARTBEAT_TIMEOUT_MS }),
       ),
   );
-  if (options.reliable) {
+  {
     serviceTest(
       options.services,
-      `socket.io over ${options.label}: connection state recovery on a different node`,
+      `socket.io over ${options.label}: connection state recovery on a different node${
+        options.reliable ? "" : " (best effort, ids instead of offsets)"
+      }`,
       (t) =>
         withCluster(options, true, async (cluster) => {
           const [deno0, node1, deno2] = cluster.nodes as [
