@@ -8,14 +8,14 @@
  */
 
 import { Buffer } from "node:buffer";
-import { BackendError } from "../core/mod.ts";
+import { BackendError, type PublishResult } from "../core/mod.ts";
 import { formatOffset } from "./offsets.ts";
 import type { KafkaProducer } from "./options.ts";
 import { describe } from "./topics.ts";
 
 interface Pending {
   readonly bytes: Uint8Array;
-  readonly resolve: (offset: string) => void;
+  readonly resolve: (result: PublishResult) => void;
   readonly reject: (error: Error) => void;
 }
 
@@ -63,8 +63,8 @@ export class ChannelWriter {
   }
 
   /** Queues one record; resolves with its `<partition>:<offset>` once acknowledged. */
-  write(bytes: Uint8Array): Promise<string> {
-    return new Promise<string>((resolve, reject) => {
+  write(bytes: Uint8Array): Promise<PublishResult> {
+    return new Promise<PublishResult>((resolve, reject) => {
       this.#queue.push({ bytes, resolve, reject });
       if (!this.#sending) void this.#pump();
     });
@@ -137,7 +137,7 @@ export class ChannelWriter {
         throw new Error(`the broker acknowledged no offset for partition ${partition}`);
       }
       batch.forEach((pending, index) =>
-        pending.resolve(formatOffset(partition, written.offset + BigInt(index)))
+        pending.resolve({ offset: formatOffset(partition, written.offset + BigInt(index)) })
       );
     } catch (error) {
       const failure = error instanceof BackendError ? error : new BackendError(

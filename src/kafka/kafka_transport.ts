@@ -85,7 +85,7 @@ export class KafkaTransport implements EventTransport {
       }, () => this.#topics.ensure(topic));
       this.#writers.set(channel, writer);
     }
-    return writer.write(bytes).then((offset) => ({ offset }));
+    return writer.write(bytes);
   }
 
   async open(channel: string, sink: ChannelSink, fromOffset?: string): Promise<void> {
