@@ -21,6 +21,11 @@ export interface HashPort {
   has(field: string): Promise<boolean>;
   /** Removes `field`; resolves `true` if it existed. */
   delete(field: string): Promise<boolean>;
+  /**
+   * Removes `field` without telling whether it existed. Optional: backends where that is
+   * cheaper (Hazelcast's `IMap.delete` against `remove`) supply it for `Store.del`.
+   */
+  discard?(field: string): Promise<void>;
   /** Removes the whole container from the backend. */
   clear(): Promise<void>;
   /** Number of fields. */
@@ -102,7 +107,8 @@ export class PortStore implements Store {
   /** {@inheritDoc Store.del} */
   del(key: string): Promise<void> {
     return this.#run(key, async () => {
-      await this.#port.delete(key);
+      if (this.#port.discard) await this.#port.discard(key);
+      else await this.#port.delete(key);
     });
   }
 

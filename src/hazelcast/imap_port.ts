@@ -99,6 +99,10 @@ export class IMapPort implements HashPort {
     return this.#call("remove", (map) => map.remove(field).then((old) => (old ?? null) !== null));
   }
 
+  discard(field: string): Promise<void> {
+    return this.#call("delete", (map) => map.delete(field));
+  }
+
   clear(): Promise<void> {
     if (this.#clearMode === "clear") return this.#call("clear", (map) => map.clear());
     return this.#call("destroy", async (map) => {
