@@ -127,6 +127,15 @@ function batchOffset(offset: string, index: number): string {
   return index === 0 ? offset : `${offset}+${index}`;
 }
 
+/** Lets a timer not keep the process alive (Deno and Node timers alike). */
+function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
+  if (typeof timer === "number") {
+    (globalThis as { Deno?: { unrefTimer(id: number): void } }).Deno?.unrefTimer(timer);
+  } else {
+    (timer as { unref?: () => void }).unref?.();
+  }
+}
+
 /** Whether socket.io keeps a packet for recovery (events without ack, not volatile). */
 function recoverable(packet: unknown, flags: { volatile?: boolean } | undefined): boolean {
   const p = packet as SioPacket;
@@ -150,6 +159,9 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
   readonly #coalesce: boolean;
   #pending: PendingBroadcast[] = [];
   #sequence = 0;
+  /** Sockets whose session ended recoverably: destroy their store only if nobody recovers them. */
+  readonly #persisted = new Set<string>();
+  readonly #deferred = new Map<string, ReturnType<typeof setTimeout>>();
   #closed = false;
   readonly #started: Promise<void>;
 
@@ -201,6 +213,12 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
     this.#closed = true;
     for (const waiters of this.#waiters.values()) for (const wake of waiters) wake();
     this.#waiters.clear();
+    // Stores kept for a possible recovery are destroyed now: nobody would destroy them later.
+    for (const [id, timer] of this.#deferred) {
+      clearTimeout(timer);
+      this.#destroyStore(id);
+    }
+    this.#deferred.clear();
     await Promise.allSettled([...this.#inFlight]);
     this.#node.detach(this.nsp.name, this);
   }
@@ -217,7 +235,10 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
 
   /**
    * The session {@linkcode Store} of a socket of this namespace; destroyed (through the
-   * factory's `onDisconnect`) when the socket disconnects.
+   * factory's `onDisconnect`) when the socket disconnects — or, when its session may be recovered
+   * (connection state recovery), once `maxDisconnectionDuration` has passed without a recovery.
+   * A recovered socket keeps its id, so with shared storage (Redis, Hazelcast) it finds its data
+   * again on whichever node it reconnected to.
    */
   sessionStore(socketId: string): Store {
     const store = this.#node.factory.createStore(socketId);
@@ -228,10 +249,33 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
   /** Leaves every room; destroys the socket's session store if it was used. */
   override delAll(id: string): void {
     super.delAll(id);
-    if (this.#storeIds.delete(id)) {
-      this.#node.factory.onDisconnect(id).catch((error) =>
-        this.#node.report(error, { stage: "session-store", namespace: this.nsp.name })
-      );
+    const persisted = this.#persisted.delete(id);
+    if (!this.#storeIds.delete(id)) return;
+    const recovery = this.#recovery;
+    if (persisted && recovery && !this.#closed) {
+      const timer = setTimeout(() => {
+        this.#deferred.delete(id);
+        this.#destroyStore(id);
+      }, recovery.maxDisconnectionDuration);
+      unrefTimer(timer);
+      this.#deferred.set(id, timer);
+      return;
+    }
+    this.#destroyStore(id);
+  }
+
+  #destroyStore(id: string): void {
+    this.#node.factory.onDisconnect(id).catch((error) =>
+      this.#node.report(error, { stage: "session-store", namespace: this.nsp.name })
+    );
+  }
+
+  /** A session was recovered (here or elsewhere): its store lives on. */
+  #keepStore(sid: string): void {
+    const timer = this.#deferred.get(sid);
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      this.#deferred.delete(sid);
     }
   }
 
@@ -534,6 +578,7 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
       case "CONNECT": {
         assertSocketIoConnect(message);
         this.#sessions.delete(message.sessionId);
+        if (message.sid !== undefined) this.#keepStore(message.sid);
         return;
       }
       case "SIO_HEARTBEAT": {
@@ -655,6 +700,7 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
     data: unknown;
   }): void {
     if (!this.#recovery || this.#closed) return;
+    this.#persisted.add(session.sid);
     const persisted: PersistedSession = {
       sid: session.sid,
       pid: session.pid,
@@ -717,8 +763,12 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
       const excluded = rooms.some((room) => packet.except.has(room));
       if (included && !excluded) missedPackets.push(packet.data);
     }
+    const sid = saved.session.sid;
+    // Whichever node kept the store of this socket for a recovery: it lives on, here.
+    this.#keepStore(sid);
+    this.#storeIds.add(sid);
     this.#flush();
-    const restored: SocketIoConnect = { sessionId: pid, namespace: this.nsp.name };
+    const restored: SocketIoConnect = { sessionId: pid, namespace: this.nsp.name, sid };
     this.#track(this.#node.events.publish("CONNECT", restored)).catch((error) =>
       this.#node.report(error, { stage: "publish", namespace: this.nsp.name })
     );

@@ -135,6 +135,8 @@ export type SocketIoDisconnect =
 export interface SocketIoConnect extends SessionPayload {
   /** Namespace of the session. */
   readonly namespace: string;
+  /** The recovered socket's id (its session store lives on). */
+  readonly sid?: string;
 }
 
 /** Payload of `SIO_HEARTBEAT`. */
@@ -383,6 +385,7 @@ export function assertSocketIoConnect(
   message: EventMessage<"CONNECT">,
 ): asserts message is EventMessage<"CONNECT"> & SocketIoConnect {
   expectString(message as unknown as Raw, "namespace");
+  expectOptionalString(message as unknown as Raw, "sid");
 }
 
 function validateHeartbeat(message: Raw): void {

@@ -22,6 +22,8 @@ export interface BackendTestOptions {
    * for recovery too (best effort: the adapter's own ids stand in for offsets).
    */
   readonly reliable: boolean;
+  /** Whether every node's storage is the same (Redis, Hazelcast): session stores survive a move. */
+  readonly sharedStorage?: boolean;
   /** Removes what a prefix left on the backend (optional). */
   readonly cleanup?: (prefix: string) => Promise<void>;
 }
@@ -77,7 +79,9 @@ export function backendTests(options: BackendTestOptions): void {
             (typeof cluster.nodes)[0],
             (typeof cluster.nodes)[0],
           ];
-          await recoverySteps(t, deno0, node1, deno2);
+          await recoverySteps(t, deno0, node1, deno2, {
+            sharedStorage: options.sharedStorage === true,
+          });
         }),
     );
   }

@@ -369,6 +369,7 @@ export async function recoverySteps(
   from: TestNode,
   to: TestNode,
   sender: TestNode,
+  options: { readonly sharedStorage?: boolean } = {},
 ): Promise<void> {
   const clients: TestClient[] = [];
   try {

@@ -15,6 +15,7 @@ backendTests({
   label: "Hazelcast Reliable Topic",
   services: hazelcast,
   reliable: true,
+  sharedStorage: true,
   env: (prefix) => ({
     SOCKETIO4TS_HAZELCAST_ADDRESS: `${hazelcast.endpoint.host}:${hazelcast.endpoint.port}`,
     SOCKETIO4TS_HAZELCAST_CLUSTER: HAZELCAST_CLUSTER_NAME,
@@ -27,6 +28,7 @@ backendTests({
   label: "Hazelcast Pub/Sub (fire-and-forget reliable topic)",
   services: hazelcast,
   reliable: false,
+  sharedStorage: true,
   env: (prefix) => ({
     SOCKETIO4TS_HAZELCAST_ADDRESS: `${hazelcast.endpoint.host}:${hazelcast.endpoint.port}`,
     SOCKETIO4TS_HAZELCAST_CLUSTER: HAZELCAST_CLUSTER_NAME,

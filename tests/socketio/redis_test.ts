@@ -27,6 +27,7 @@ backendTests({
   label: "Redis Streams",
   services: redis,
   reliable: true,
+  sharedStorage: true,
   env: (prefix) => ({
     SOCKETIO4TS_REDIS_URL: url,
     SOCKETIO4TS_REDIS_EVENTS: "streams",
@@ -39,6 +40,7 @@ backendTests({
   label: "Redis Pub/Sub",
   services: redis,
   reliable: false,
+  sharedStorage: true,
   env: (prefix) => ({
     SOCKETIO4TS_REDIS_URL: url,
     SOCKETIO4TS_REDIS_EVENTS: "pubsub",
@@ -51,6 +53,7 @@ backendTests({
   label: "Redis Streams over REST (@upstash/redis, polling)",
   services: [redis, upstash],
   reliable: true,
+  sharedStorage: true,
   env: (prefix) => ({
     SOCKETIO4TS_UPSTASH_URL: `http://${upstash.endpoint.host}:${upstash.endpoint.port}`,
     SOCKETIO4TS_UPSTASH_TOKEN: UPSTASH_TOKEN,
