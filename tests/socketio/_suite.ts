@@ -386,9 +386,16 @@ export async function recoverySteps(
       "a client that reconnects to another node gets the packets it missed",
       async () => {
         await new Promise<void>((resolve) => client.socket.emit("join", "recovery-room", resolve));
+        assert.equal(await client.socket.emitWithAck("store:set", "mood", "curious"), true);
         const oldId = client.socket.id;
-        await sender.control("emit", { event: "before", args: ["b"] });
-        await received(client, "before");
+        // Two broadcasts of one tick: the last offset the client holds is a batch offset.
+        await sender.control("emitMany", {
+          list: [{ event: "before", args: ["a"] }, { event: "before", args: ["b"] }],
+        });
+        await waitFor(
+          "both before packets",
+          () => client.received.filter((args) => args[0] === "before").length === 2 || undefined,
+        );
         // Reconnect to the other node: the manager opens its next connection on this URI.
         (client.socket.io as unknown as { uri: string }).uri = to.url;
         const disconnected = new Promise((resolve) => client.socket.once("disconnect", resolve));
@@ -396,25 +403,35 @@ export async function recoverySteps(
         await disconnected;
         clear([client]);
         await sender.control("emit", { event: "missed", args: [1] });
-        await sender.control("emit", { event: "missed", rooms: ["recovery-room"], args: [2] });
-        await sender.control("emit", { event: "skipped", rooms: ["elsewhere"], args: [3] });
-        await sender.control("emit", { event: "missed", args: [4] });
+        await sender.control("emitMany", {
+          list: [
+            { event: "missed", rooms: ["recovery-room"], args: [2] },
+            { event: "skipped", rooms: ["elsewhere"], args: [3] },
+            { event: "missed", args: [4] },
+          ],
+        });
+        await sender.control("emit", { event: "missed", args: [5] });
         await new Promise<void>((resolve) => client.socket.once("connect", () => resolve()));
         assert.equal(client.socket.recovered, true, "socket.recovered");
         assert.equal(client.socket.id, oldId);
         const events = await waitFor("the missed packets", () => {
           const missed = client.received.filter((args) => args[0] === "missed");
-          return missed.length >= 3 ? client.received : undefined;
+          return missed.length >= 4 ? client.received : undefined;
         });
         assert.deepEqual(events.map((args) => `${args[0]}:${args[1]}`), [
           "missed:1",
           "missed:2",
           "missed:4",
+          "missed:5",
         ]);
         const info = await client.socket.emitWithAck("whoami") as { node: string; rooms: string[] };
         assert.equal(info.node, to.name);
         assert.ok(info.rooms.includes("recovery-room"));
         assert.deepEqual(await to.control("restored"), [oldId]);
+        if (options.sharedStorage) {
+          // same socket id, shared storage: the session store survived the move
+          assert.equal(await client.socket.emitWithAck("store:get", "mood"), "curious");
+        }
       },
     );
   } finally {
