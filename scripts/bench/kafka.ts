@@ -14,8 +14,8 @@
  * deno run -A scripts/bench/kafka.ts [events=20000] [brokers=127.0.0.1:19092]
  * ```
  *
- * Each case runs `BENCH_ROUNDS` times (5 by default), raw and ours alternating, and keeps the
- * better run of each. The ratio is ours / raw: above 1 is better for msg/s, below 1 for latency.
+ * Each case runs `BENCH_ROUNDS` times (5 by default), raw and ours alternating; the table shows
+ * the best and the median run of each side (the machine may be shared: medians move with load). The ratio is ours / raw: above 1 is better for msg/s, below 1 for latency.
  * Topics are deleted at the end.
  *
  * @module
@@ -220,38 +220,72 @@ interface Row {
 
 const rows: Row[] = [];
 
-async function best(
+/** Runs raw and ours alternately `ROUNDS` times; returns every result of each side. */
+async function rounds(
   run: (make: PairMaker) => Promise<number>,
-  higherIsBetter: boolean,
-): Promise<{ raw: number; ours: number }> {
-  let raw = higherIsBetter ? 0 : Infinity;
-  let ours = raw;
-  const pick = higherIsBetter ? Math.max : Math.min;
+): Promise<{ raw: number[]; ours: number[] }> {
+  const raw: number[] = [];
+  const ours: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    raw = pick(raw, await run(rawPair));
-    ours = pick(ours, await run(ourPair));
+    raw.push(await run(rawPair));
+    ours.push(await run(ourPair));
   }
   return { raw, ours };
 }
 
+function median(values: readonly number[]): number {
+  return percentile(values, 0.5);
+}
+
+/** Adds a "best of" row and a "median of" row for one case. */
+async function compare(
+  what: string,
+  unit: string,
+  higherIsBetter: boolean,
+  run: (make: PairMaker) => Promise<number>,
+): Promise<void> {
+  const { raw, ours } = await rounds(run);
+  const best = (values: number[]) => higherIsBetter ? Math.max(...values) : Math.min(...values);
+  rows.push({ what: `${what} (best)`, unit, raw: best(raw), ours: best(ours), higherIsBetter });
+  rows.push({
+    what: `${what} (median)`,
+    unit,
+    raw: median(raw),
+    ours: median(ours),
+    higherIsBetter,
+  });
+}
+
 console.log(
   `# KafkaEventStore vs raw @platformatic/kafka — ${EVENTS} events, ${LATENCY_SAMPLES} latency samples, ` +
-    `best of ${ROUNDS}, brokers ${BROKERS.join(",")}`,
+    `${ROUNDS} rounds (raw and ours alternating), brokers ${BROKERS.join(",")}`,
 );
 try {
-  const tput = await best(throughput, true);
-  rows.push({ what: "throughput, end to end", unit: "msg/s", ...tput, higherIsBetter: true });
-  for (
-    const [label, run] of [["round trip", roundTrip], [
-      "acknowledged publish",
-      acknowledged,
-    ]] as const
-  ) {
-    const p50 = await best(async (make) => percentile(await run(make), 0.5), false);
-    const p99 = await best(async (make) => percentile(await run(make), 0.99), false);
-    rows.push({ what: `${label} p50`, unit: "ms", ...p50, higherIsBetter: false });
-    rows.push({ what: `${label} p99`, unit: "ms", ...p99, higherIsBetter: false });
-  }
+  await compare("throughput, end to end", "msg/s", true, throughput);
+  await compare(
+    "round trip p50",
+    "ms",
+    false,
+    async (make) => percentile(await roundTrip(make), 0.5),
+  );
+  await compare(
+    "round trip p99",
+    "ms",
+    false,
+    async (make) => percentile(await roundTrip(make), 0.99),
+  );
+  await compare(
+    "acknowledged publish p50",
+    "ms",
+    false,
+    async (make) => percentile(await acknowledged(make), 0.5),
+  );
+  await compare(
+    "acknowledged publish p99",
+    "ms",
+    false,
+    async (make) => percentile(await acknowledged(make), 0.99),
+  );
 } finally {
   const admin = new Admin({ clientId: "bench-admin", bootstrapBrokers: BROKERS });
   const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(`${PREFIX}.`));
