@@ -1,8 +1,8 @@
 /**
- * KafkaEventStore under failure, on a private broker (`startKafka`): the broker is restarted in
- * the middle of 10 000 events. Every event whose publish resolved is delivered (duplicates are
- * counted and reported), the publishes the broker did not acknowledge reject, and after
- * `shutdown()` no member of the nodes' consumer groups remains.
+ * KafkaEventStore under failure, on a private broker (`startKafka`): the broker is restarted
+ * (gracefully, and after a SIGKILL) in the middle of 10 000 events. Every event whose publish
+ * resolved is delivered (duplicates are counted and reported), the publishes the broker did not
+ * acknowledge reject, and after `shutdown()` no member of the nodes' consumer groups remains.
  */
 
 import assert from "node:assert/strict";
@@ -34,93 +34,115 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-Deno.test({
-  name:
-    "KafkaEventStore: broker restarted in the middle of 10 000 events loses no acknowledged event",
-  ignore: ignoreUnless(kafka),
-  async fn() {
-    const started = performance.now();
-    const broker = await privateBroker();
-    const prefix = randomPrefix("kfail");
-    const errors: string[] = [];
-    const options = {
-      brokers: broker.brokers,
-      prefix,
-      retries: 10,
-      retryDelayMs: 500,
-      requestTimeoutMs: 3000,
-      sessionTimeoutMs: 10_000,
-    };
-    const a = new KafkaEventStore({ ...options, nodeId: "a" });
-    const b = new KafkaEventStore({
-      ...options,
-      nodeId: "b",
-      onError: (error, context) => errors.push(`${context.stage}: ${error.message}`),
-    });
-    try {
-      const counts = new Map<string, number>();
-      let received = 0;
-      await b.subscribe("DISPATCH", (message: EventMessage<"DISPATCH">) => {
-        received++;
-        counts.set(message.room, (counts.get(message.room) ?? 0) + 1);
-      });
-      const groups = b.groupIds;
-      assert.equal(groups.length, 1);
-
-      const acknowledged = new Set<string>();
-      const rejected: string[] = [];
-      const pending: Promise<void>[] = [];
-      let restart: Promise<unknown> | undefined;
-      let restartedAt = 0;
-      for (let index = 0; index < EVENTS; index++) {
-        const room = `e-${index}`;
-        pending.push(
-          a.publish("DISPATCH", { namespace: "/", room, packet: index }).then(
-            () => void acknowledged.add(room),
-            (error) => void rejected.push(`${room}: ${error.message}`),
-          ),
-        );
-        if (index % 100 === 99) await sleep(50);
-        if (restart === undefined && acknowledged.size >= RESTART_AFTER) {
-          restartedAt = performance.now();
-          // Handled at once so a failed restart fails this test, not the whole module.
-          restart = broker.restart().then(() => undefined, (error) => error);
-        }
-      }
-      await within(Promise.all(pending), "every publish to settle", 60_000);
-      assert.ok(restart !== undefined, "the broker was restarted while publishing");
-      const restartError = await restart;
-      if (restartError !== undefined) throw restartError;
-      const restartSeconds = (performance.now() - restartedAt) / 1000;
-      await within(
-        (async () => {
-          while ([...acknowledged].some((room) => !counts.has(room))) await sleep(50);
-        })(),
-        "every acknowledged event to be delivered",
-        60_000,
-      );
-      const lost = [...acknowledged].filter((room) => !counts.has(room));
-      const duplicates = [...counts.values()].reduce((sum, count) => sum + count - 1, 0);
-      console.log(
-        `[kafka failure] ${EVENTS} published: ${acknowledged.size} acknowledged, ${rejected.length} rejected; ` +
-          `delivered ${counts.size} distinct (${received} with ${duplicates} duplicates); ` +
-          `lost ${lost.length}; restart took ${restartSeconds.toFixed(1)} s; ` +
-          `${errors.length} transport errors reported${errors[0] ? ` (first: ${errors[0]})` : ""}`,
-      );
-      if (rejected.length > 0) console.log(`[kafka failure] first rejection: ${rejected[0]}`);
-      assert.equal(acknowledged.size + rejected.length, EVENTS);
-      assert.deepStrictEqual(lost, []);
-      assert.ok(acknowledged.size > RESTART_AFTER, "events published after the restart");
-      await Promise.all([a.shutdown(), b.shutdown()]);
-      const members = await groupMembers(groups, broker.brokers);
-      assert.deepStrictEqual([...members.values()], [0], "no member left in b's group");
-    } finally {
-      await Promise.allSettled([a.shutdown(), b.shutdown()]);
-      await broker.stop();
-      console.log(`[kafka failure] total ${((performance.now() - started) / 1000).toFixed(1)} s`);
-    }
+/** How the broker goes down and comes back. */
+const OUTAGES = [
+  { label: "restarted (SIGTERM)", run: (broker: KafkaInstance) => broker.restart() },
+  {
+    label: "killed (SIGKILL) and started again",
+    run: async (broker: KafkaInstance) => {
+      await broker.kill();
+      await broker.restart();
+    },
   },
-});
+] as const;
+
+for (const outage of OUTAGES) {
+  Deno.test({
+    name:
+      `KafkaEventStore: broker ${outage.label} in the middle of 10 000 events loses no acknowledged event`,
+    ignore: ignoreUnless(kafka),
+    async fn() {
+      const started = performance.now();
+      const broker = await privateBroker();
+      const prefix = randomPrefix("kfail");
+      const errors: string[] = [];
+      const options = {
+        brokers: broker.brokers,
+        prefix,
+        retries: 10,
+        retryDelayMs: 500,
+        requestTimeoutMs: 3000,
+        sessionTimeoutMs: 10_000,
+      };
+      const a = new KafkaEventStore({ ...options, nodeId: "a" });
+      const b = new KafkaEventStore({
+        ...options,
+        nodeId: "b",
+        onError: (error, context) => errors.push(`${context.stage}: ${error.message}`),
+      });
+      try {
+        const counts = new Map<string, number>();
+        let received = 0;
+        await b.subscribe("DISPATCH", (message: EventMessage<"DISPATCH">) => {
+          received++;
+          counts.set(message.room, (counts.get(message.room) ?? 0) + 1);
+        });
+        const groups = b.groupIds;
+        assert.equal(groups.length, 1);
+
+        const acknowledged = new Set<string>();
+        const rejected: string[] = [];
+        const pending: Promise<void>[] = [];
+        let restart: Promise<unknown> | undefined;
+        let restartedAt = 0;
+        for (let index = 0; index < EVENTS; index++) {
+          const room = `e-${index}`;
+          pending.push(
+            a.publish("DISPATCH", { namespace: "/", room, packet: index }).then(
+              () => void acknowledged.add(room),
+              (error) => void rejected.push(`${room}: ${error.message}`),
+            ),
+          );
+          if (index % 100 === 99) await sleep(50);
+          if (restart === undefined && acknowledged.size >= RESTART_AFTER) {
+            restartedAt = performance.now();
+            // Handled at once so a failed restart fails this test, not the whole module.
+            restart = outage.run(broker).then(() => undefined, (error) => error);
+          }
+        }
+        await within(Promise.all(pending), "every publish to settle", 60_000);
+        assert.ok(restart !== undefined, "the broker was restarted while publishing");
+        const restartError = await restart;
+        if (restartError !== undefined) throw restartError;
+        const restartSeconds = (performance.now() - restartedAt) / 1000;
+        await within(
+          (async () => {
+            while ([...acknowledged].some((room) => !counts.has(room))) await sleep(50);
+          })(),
+          "every acknowledged event to be delivered",
+          60_000,
+        );
+        const lost = [...acknowledged].filter((room) => !counts.has(room));
+        const duplicates = [...counts.values()].reduce((sum, count) => sum + count - 1, 0);
+        console.log(
+          `[kafka failure, ${outage.label}] ${EVENTS} published: ${acknowledged.size} acknowledged, ${rejected.length} rejected; ` +
+            `delivered ${counts.size} distinct (${received} with ${duplicates} duplicates); ` +
+            `lost ${lost.length}; restart took ${restartSeconds.toFixed(1)} s; ` +
+            `${errors.length} transport errors reported${
+              errors[0] ? ` (first: ${errors[0]})` : ""
+            }`,
+        );
+        if (rejected.length > 0) {
+          console.log(`[kafka failure, ${outage.label}] first rejection: ${rejected[0]}`);
+        }
+        assert.equal(acknowledged.size + rejected.length, EVENTS);
+        assert.deepStrictEqual(lost, []);
+        assert.ok(acknowledged.size > RESTART_AFTER, "events published after the restart");
+        await Promise.all([a.shutdown(), b.shutdown()]);
+        const members = await groupMembers(groups, broker.brokers);
+        assert.deepStrictEqual([...members.values()], [0], "no member left in b's group");
+      } finally {
+        await Promise.allSettled([a.shutdown(), b.shutdown()]);
+        await broker.stop();
+        console.log(
+          `[kafka failure, ${outage.label}] total ${
+            ((performance.now() - started) / 1000).toFixed(1)
+          } s`,
+        );
+      }
+    },
+  });
+}
 
 Deno.test({
   name:
