@@ -265,7 +265,7 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
   }
 
   #destroyStore(id: string): void {
-    this.#node.factory.onDisconnect(id).catch((error) =>
+    this.#track(this.#node.factory.onDisconnect(id)).catch((error) =>
       this.#node.report(error, { stage: "session-store", namespace: this.nsp.name })
     );
   }
