@@ -27,12 +27,13 @@ async function startNodes(
   count: number,
   recovery: boolean,
   first = 0,
+  mode: "SINGLE_CHANNEL" | "MULTI_CHANNEL" = "SINGLE_CHANNEL",
 ): Promise<{ nodes: TestNode[]; close: () => Promise<void> }> {
   const servers: { io: Server; factory: MemoryStoreFactory; killed: boolean }[] = [];
   const nodes: TestNode[] = [];
   const errors: string[] = [];
   for (let i = first; i < first + count; i++) {
-    const events = new MemoryEventStore({ bus, nodeId: `node-${i}`, mode: "SINGLE_CHANNEL" });
+    const events = new MemoryEventStore({ bus, nodeId: `node-${i}`, mode });
     const factory = new MemoryStoreFactory(events);
     const http = createServer();
     const io = new Server(http, {
@@ -91,6 +92,15 @@ Deno.test("socket.io over the memory bus: the adapter extends the server's own C
 
 Deno.test("socket.io over the memory bus: every cluster operation across three servers", async (t) => {
   const { nodes, close } = await startNodes(new MemoryBus(), 3, false);
+  try {
+    await clusterSteps(t, nodes, { heartbeatTimeout: HEARTBEAT.heartbeatTimeout });
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("socket.io over the memory bus in MULTI_CHANNEL mode: every cluster operation", async (t) => {
+  const { nodes, close } = await startNodes(new MemoryBus(), 3, false, 0, "MULTI_CHANNEL");
   try {
     await clusterSteps(t, nodes, { heartbeatTimeout: HEARTBEAT.heartbeatTimeout });
   } finally {
