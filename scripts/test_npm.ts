@@ -14,7 +14,9 @@
  *
  * Test files that drive Deno itself (the harness smoke tests, the example test, module-graph
  * checks) are Deno-only and listed in {@linkcode DENO_ONLY}. Service gating works as under
- * Deno: absent services skip, or fail with `REQUIRE_SERVICES=1`.
+ * Deno: absent services skip, or fail with `REQUIRE_SERVICES=1`. `NPM_TEST_FILTER=<regex>` runs
+ * only the test files (paths under `tests/`, as `.js`) it matches. A file whose process runs
+ * longer than {@linkcode FILE_TIMEOUT_MS} is killed and counts as failed.
  *
  * @module
  */
@@ -58,14 +60,31 @@ const NODE_FLAGS: Record<Runtime, string[]> = {
   "bun": [],
 };
 
+/** How long one test file may run before its process is killed and the file counts as failed. */
+export const FILE_TIMEOUT_MS = 300_000;
+
 function run(
   command: string,
   args: string[],
   cwd: string,
   env: Record<string, string> = {},
+  timeoutMs?: number,
 ): Promise<number> {
-  return new Deno.Command(command, { args, cwd, env, stdout: "inherit", stderr: "inherit" })
-    .output().then((output) => output.code);
+  const signal = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
+  return new Deno.Command(command, {
+    args,
+    cwd,
+    env,
+    stdout: "inherit",
+    stderr: "inherit",
+    ...(signal ? { signal } : {}),
+  }).output().then((output) => {
+    if (signal?.aborted) {
+      console.error(`${command} ${args.join(" ")}: killed after ${timeoutMs} ms`);
+      return 124;
+    }
+    return output.code;
+  });
 }
 
 async function ensureRuntime(runtime: Exclude<Runtime, "node20">): Promise<string> {
@@ -117,8 +136,14 @@ async function runOn(runtime: Runtime, files: string[]): Promise<string[]> {
     const code = runtime === "bun"
       ? await run(bin, ["test", "--timeout", "120000", "./run_tests.test.mjs"], NPM_DIR, {
         SHIM_TEST_FILES: path,
-      })
-      : await run(bin, [...NODE_FLAGS[runtime], "run_tests.mjs", path], NPM_DIR);
+      }, FILE_TIMEOUT_MS)
+      : await run(
+        bin,
+        [...NODE_FLAGS[runtime], "run_tests.mjs", path],
+        NPM_DIR,
+        {},
+        FILE_TIMEOUT_MS,
+      );
     if (code !== 0) failed.push(file);
   }
   return failed;
@@ -126,6 +151,13 @@ async function runOn(runtime: Runtime, files: string[]): Promise<string[]> {
 
 if (import.meta.main) {
   const requested = (Deno.args.length ? Deno.args : ["node20", "node-lts", "bun"]) as Runtime[];
+  const started = performance.now();
+  // Compiled files of renamed or deleted sources would otherwise run as stale tests.
+  try {
+    Deno.removeSync(`${NPM_DIR}/esm`, { recursive: true });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
   const pkg = build(projectOptions());
   console.log(`built ${pkg.name}@${pkg.version}`);
   Deno.copyFileSync(`${ROOT}/scripts/npm/run_tests.mjs`, `${NPM_DIR}/run_tests.mjs`);
@@ -148,7 +180,8 @@ if (import.meta.main) {
   console.log(
     `\nservices: ${probes.map((p) => `${p.name} ${p.available ? "up" : "down"}`).join(", ")}`,
   );
-  const all = testFiles();
+  const only = Deno.env.get("NPM_TEST_FILTER");
+  const all = testFiles().filter((file) => only === undefined || new RegExp(only).test(file));
   const results: [Runtime, number, string[]][] = [];
   for (const runtime of requested) {
     const files = runtime === "bun"
@@ -156,7 +189,9 @@ if (import.meta.main) {
       : all;
     results.push([runtime, files.length, await runOn(runtime, files)]);
   }
-  console.log("\nnpm build test matrix (test files):");
+  console.log(
+    `\nnpm build test matrix (test files), ${Math.round((performance.now() - started) / 1000)} s:`,
+  );
   for (const [runtime, count, failed] of results) {
     const list = failed.length ? `: ${failed.join(", ")}` : "";
     console.log(

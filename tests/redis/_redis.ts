@@ -33,6 +33,11 @@ export const REST_URL = `http://127.0.0.1:${UPSTASH_PORT}`;
 /** The node-redis client type used in the tests. */
 export type TcpClient = ReturnType<typeof createClient>;
 
+/** A key prefix unique to one test: `<label>-<8 random hex digits>`. */
+export function testPrefix(label: string): string {
+  return `${label}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
 /** A node-redis client (not connected: the library connects it at first use). */
 export function tcpClient(url = REDIS_URL): TcpClient {
   const client: TcpClient = createClient({ url });
