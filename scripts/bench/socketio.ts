@@ -19,7 +19,9 @@
 
 import { parseArgs } from "node:util";
 import { createClient } from "redis";
+import { Admin } from "@platformatic/kafka";
 import { probeService } from "../../tests/_services.ts";
+import { dropPrefixes } from "../../tests/hazelcast/_hazelcast.ts";
 import { HAZELCAST_CLUSTER_NAME } from "../services/hazelcast.ts";
 import { NATS_PORT } from "../services/nats.ts";
 
@@ -139,6 +141,7 @@ const VARIANTS: Variant[] = [
       SOCKETIO4TS_HAZELCAST_CLUSTER: HAZELCAST_CLUSTER_NAME,
       SOCKETIO4TS_PREFIX: prefix,
     }),
+    cleanup: async (prefix) => void await dropPrefixes([prefix]),
   },
   ...(kafkaAvailable
     ? [{
@@ -149,6 +152,18 @@ const VARIANTS: Variant[] = [
         SOCKETIO4TS_KAFKA_BROKERS: "127.0.0.1:19092",
         SOCKETIO4TS_PREFIX: prefix,
       }),
+      cleanup: async (prefix: string) => {
+        const admin = new Admin({
+          clientId: "socketio4ts-bench",
+          bootstrapBrokers: ["127.0.0.1:19092"],
+        });
+        try {
+          const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`));
+          if (topics.length > 0) await admin.deleteTopics({ topics });
+        } finally {
+          await admin.close();
+        }
+      },
     }]
     : []),
 ];
