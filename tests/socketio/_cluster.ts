@@ -44,11 +44,11 @@ async function copyAssets(): Promise<void> {
 
 let bundle: Promise<string> | undefined;
 
-/** Bundles `_server.ts` for Node (once per process); resolves the bundle's path. */
+/** Bundles `_server.ts` for Node (once per test module, under a unique name); resolves its path. */
 export function nodeBundle(): Promise<string> {
   bundle ??= (async () => {
     await Deno.mkdir(BUNDLE_DIR, { recursive: true });
-    const target = `${BUNDLE_DIR}server-${Deno.pid}.mjs`;
+    const target = `${BUNDLE_DIR}server-${crypto.randomUUID()}.mjs`;
     const output = await new Deno.Command(Deno.execPath(), {
       args: ["bundle", "--quiet", "--platform", "deno", "-o", target, SERVER],
       cwd: ROOT.pathname,
