@@ -112,23 +112,35 @@ async function ourPair(): Promise<Pair> {
   const pair: Pair = {
     send: (index) => sender.publish("DISPATCH", payload(index)),
     async sendMany(from, to) {
-      // A counting window (Promise.race over thousands of promises would cost more than Kafka).
+      // A counting window with hysteresis: once full, wait until half of it is acknowledged
+      // (Promise.race over thousands of promises, or one await per record, would cost more
+      // than the store).
       let inFlight = 0;
-      let freed: (() => void) | undefined;
+      let wake: (() => void) | undefined;
+      let wakeBelow = 0;
       let failure: unknown;
       const done = () => {
         inFlight--;
-        freed?.();
+        if (wake && inFlight <= wakeBelow) {
+          const resolve = wake;
+          wake = undefined;
+          resolve();
+        }
       };
+      const below = (count: number) =>
+        new Promise<void>((resolve) => {
+          wakeBelow = count;
+          wake = resolve;
+        });
       for (let index = from; index < to; index++) {
         inFlight++;
         sender.publish("DISPATCH", payload(index)).then(done, (error) => {
           failure ??= error;
           done();
         });
-        while (inFlight >= WINDOW) await new Promise<void>((resolve) => (freed = resolve));
+        if (inFlight >= WINDOW) await below(WINDOW / 2);
       }
-      while (inFlight > 0) await new Promise<void>((resolve) => (freed = resolve));
+      if (inFlight > 0) await below(0);
       if (failure !== undefined) throw failure;
     },
     onReceive: () => {},

@@ -9,7 +9,7 @@
 
 import { Buffer } from "node:buffer";
 import { BackendError, type PublishResult } from "../core/mod.ts";
-import { formatOffset } from "./offsets.ts";
+import { formatOffsets } from "./offsets.ts";
 import type { KafkaProducer } from "./options.ts";
 import { describe } from "./topics.ts";
 
@@ -136,9 +136,10 @@ export class ChannelWriter {
       if (!written) {
         throw new Error(`the broker acknowledged no offset for partition ${partition}`);
       }
-      batch.forEach((pending, index) =>
-        pending.resolve({ offset: formatOffset(partition, written.offset + BigInt(index)) })
-      );
+      const offsets = formatOffsets(partition, written.offset, batch.length);
+      for (let index = 0; index < batch.length; index++) {
+        batch[index]!.resolve({ offset: offsets[index]! });
+      }
     } catch (error) {
       const failure = error instanceof BackendError ? error : new BackendError(
         "kafka",

@@ -19,6 +19,23 @@ export function formatOffset(partition: number, offset: bigint): string {
   return `${partition}:${offset}`;
 }
 
+/**
+ * The offset texts of `count` consecutive records from `base`, without a bigint per record
+ * (offsets stay far below 2^53 in practice; larger ones take the bigint path).
+ */
+export function formatOffsets(partition: number, base: bigint, count: number): string[] {
+  const texts = new Array<string>(count);
+  if (base + BigInt(count) <= BigInt(Number.MAX_SAFE_INTEGER)) {
+    const first = Number(base);
+    for (let index = 0; index < count; index++) texts[index] = `${partition}:${first + index}`;
+  } else {
+    for (let index = 0; index < count; index++) {
+      texts[index] = formatOffset(partition, base + BigInt(index));
+    }
+  }
+  return texts;
+}
+
 const OFFSET_PATTERN = /^(\d{1,9}):(\d{1,19})$/;
 
 /**

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { Producer } from "@platformatic/kafka";
 import { BackendError, type EventMessage } from "../../mod.ts";
 import { groupIdOf, KafkaEventStore, parseOffset } from "../../src/kafka/mod.ts";
+import { formatOffsets } from "../../src/kafka/offsets.ts";
 import { Inbox, randomPrefix, shutdownAll } from "../conformance/_helpers.ts";
 import { ignoreUnless, requireService } from "../_services.ts";
 import {
@@ -180,6 +181,17 @@ Deno.test({
     } finally {
       await a.shutdown();
     }
+  },
+});
+
+Deno.test({
+  name: "formatOffsets numbers a batch's records, beyond 2^53 too; parseOffset reads them back",
+  fn() {
+    assert.deepStrictEqual(formatOffsets(2, 41n, 3), ["2:41", "2:42", "2:43"]);
+    const big = 2n ** 60n;
+    assert.deepStrictEqual(formatOffsets(0, big, 2), [`0:${big}`, `0:${big + 1n}`]);
+    assert.deepStrictEqual(parseOffset(`0:${big + 1n}`), { partition: 0, offset: big + 1n });
+    assert.throws(() => parseOffset("0:-1"), TypeError);
   },
 });
 
