@@ -29,6 +29,12 @@ export interface BuildOptions {
   readonly package: Record<string, unknown>;
   /** Packages the user's server provides (never bundled as a second copy). */
   readonly peerDependencies: Readonly<Record<string, string>>;
+  /**
+   * Client libraries of the backends, by import name: optional peer dependencies (`^` the
+   * pinned version), so a user installs only the clients of the backends they use; the test run
+   * gets the pinned versions as dev dependencies.
+   */
+  readonly clientLibraries: readonly string[];
   /** Dev dependencies of the test run. */
   readonly devDependencies: Readonly<Record<string, string>>;
   /** Files copied next to `package.json`. */
@@ -171,10 +177,14 @@ export function build(options: BuildOptions): Record<string, unknown> {
   const devDependencies: Record<string, string> = { ...options.devDependencies };
   const publishedImports = importedPackages(published);
   const testImports = importedPackages(testFiles);
+  const peerDependencies: Record<string, string> = { ...options.peerDependencies };
   for (const [name, specifier] of Object.entries(config.imports)) {
     const npm = parseNpmSpecifier(specifier);
     if (!npm || name in options.peerDependencies) continue;
-    if (publishedImports.has(name)) dependencies[npm.name] = npm.version;
+    if (options.clientLibraries.includes(name) && publishedImports.has(name)) {
+      peerDependencies[npm.name] = `^${npm.version}`;
+      devDependencies[npm.name] = npm.version;
+    } else if (publishedImports.has(name)) dependencies[npm.name] = npm.version;
     else if (testImports.has(name)) devDependencies[npm.name] = npm.version;
   }
   const exports = packageExports(options.entryPoints);
@@ -189,9 +199,9 @@ export function build(options: BuildOptions): Record<string, unknown> {
     files: ["esm/mod.js", "esm/mod.d.ts", "esm/src/", "README.md", "LICENSE"],
     sideEffects: false,
     dependencies,
-    peerDependencies: options.peerDependencies,
+    peerDependencies,
     peerDependenciesMeta: Object.fromEntries(
-      Object.keys(options.peerDependencies).map((name) => [name, { optional: true }]),
+      Object.keys(peerDependencies).map((name) => [name, { optional: true }]),
     ),
     devDependencies,
   };
@@ -213,7 +223,18 @@ export function projectOptions(): BuildOptions {
       engines: { node: ">=20" },
       keywords: ["socket.io", "cluster", "adapter", "redis", "nats", "kafka", "hazelcast", "deno"],
     },
-    peerDependencies: {},
+    // `./socketio` extends the server's own socket.io-adapter: a second copy would break it.
+    peerDependencies: { "socket.io": "^4.8.0", "socket.io-adapter": "^2.5.4" },
+    clientLibraries: [
+      "redis",
+      "@upstash/redis",
+      "@nats-io/nats-core",
+      "@nats-io/transport-node",
+      "@nats-io/jetstream",
+      "@platformatic/kafka",
+      "kafkajs",
+      "hazelcast-client",
+    ],
     devDependencies: { "@deno/shim-deno": "0.19.2" },
     copyFiles: ["README.md", "LICENSE"],
   };
