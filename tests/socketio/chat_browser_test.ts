@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { createClient } from "redis";
-import { requireService, serviceTest } from "../_services.ts";
+import { REQUIRE_SERVICES, requireService, serviceTest } from "../_services.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -107,8 +107,9 @@ async function chatAcross(urlA: string, urlB: string): Promise<{ nodeA: string; 
 
 Deno.test({
   name: "chat example in chromium: two pages on the memory default see each other's messages",
-  ignore: !haveChromium,
+  ignore: !haveChromium && !REQUIRE_SERVICES,
   fn: async () => {
+    assert.ok(haveChromium, `${CHROMIUM} is missing (apt-get install -y chromium)`);
     const server = await startChat({});
     try {
       const { nodeA, nodeB } = await chatAcross(server.url, server.url);
