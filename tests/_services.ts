@@ -1,7 +1,7 @@
 /**
  * Test gating for real services. A test module asks for a service at its top level:
  *
- * ```ts
+ * ```ts ignore
  * const redis = await requireService("redis");
  * serviceTest(redis, "redis: PING", async () => { ... });
  * ```
