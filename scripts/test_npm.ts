@@ -25,7 +25,12 @@ import { encodeProbed, PROBED_ENV, probeServices } from "../tests/_services.ts";
 import { build, projectOptions } from "./build_npm.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
-const NPM_DIR = `${ROOT}/npm`;
+/**
+ * Where the package is built and tested: `npm/` (dnt's place), or the folder (relative to the
+ * repository) named by `NPM_OUT_DIR`, so a matrix run can use a folder no other build rewrites.
+ */
+const OUT_DIR = Deno.env.get("NPM_OUT_DIR") ?? "npm";
+const NPM_DIR = `${ROOT}/${OUT_DIR}`;
 const CACHE = Deno.env.get("SOCKETIO4TS_CACHE") ?? `${Deno.env.get("HOME")}/.cache/socketio4ts`;
 
 /** Package linters, pinned. */
@@ -158,7 +163,7 @@ if (import.meta.main) {
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
-  const pkg = build(projectOptions());
+  const pkg = build({ ...projectOptions(), outDir: OUT_DIR });
   console.log(`built ${pkg.name}@${pkg.version}`);
   Deno.copyFileSync(`${ROOT}/scripts/npm/run_tests.mjs`, `${NPM_DIR}/run_tests.mjs`);
   const installed = await run(
