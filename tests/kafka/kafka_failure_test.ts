@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import type { EventMessage } from "../../mod.ts";
 import { KafkaEventStore } from "../../src/kafka/mod.ts";
 import { type KafkaInstance, startKafka } from "../../scripts/services/kafka.ts";
-import { findFreePort } from "../../scripts/services/_process.ts";
+import { findFreePort, ServiceStartError } from "../../scripts/services/_process.ts";
 import { randomPrefix, within } from "../conformance/_helpers.ts";
 import { ignoreUnless, requireService } from "../_services.ts";
 import { groupMembers } from "./_kafka.ts";
@@ -24,10 +24,21 @@ const RESTART_AFTER = 3_000;
 /**
  * A private broker on free ports picked at random above 17000: other suites scan up from 16400,
  * and a port freed by `restart()` must not be taken by them before the broker binds it again.
+ * A start that fails (a port taken in between) is tried again on other ports, twice at most.
  */
-function privateBroker(): Promise<KafkaInstance> {
-  const port = findFreePort(17_000 + Math.floor(Math.random() * 2_000));
-  return startKafka({ port, controllerPort: findFreePort(port + 1) });
+async function privateBroker(): Promise<KafkaInstance> {
+  for (let attempt = 1;; attempt++) {
+    const port = findFreePort(17_000 + Math.floor(Math.random() * 2_000));
+    try {
+      return await startKafka({ port, controllerPort: findFreePort(port + 1) });
+    } catch (error) {
+      // Another process may bind a port between our check and the broker's bind: try others.
+      if (!(error instanceof ServiceStartError) || attempt === 3) throw error;
+      console.log(
+        `[kafka] private broker did not start (${error.message.split("\n")[0]}); retrying`,
+      );
+    }
+  }
 }
 
 function sleep(ms: number): Promise<void> {
