@@ -205,8 +205,16 @@ export abstract class BaseEventStore implements EventStore {
           `payload of ${type} must be an object, received ${describeValue(payload)}`,
         );
       }
-      const { offset: _ignored, ...fields } = payload as unknown as Record<string, unknown>;
-      const message = { ...fields, type, nodeId: this.nodeId };
+      // One copy of the payload with the envelope set by us (a caller's offset is dropped).
+      const message: Record<string, unknown> = { type, nodeId: this.nodeId };
+      for (const field in payload) {
+        if (
+          field !== "offset" && field !== "type" && field !== "nodeId" &&
+          Object.hasOwn(payload, field)
+        ) {
+          message[field] = (payload as unknown as Record<string, unknown>)[field];
+        }
+      }
       this.#registry.validate(message);
       bytes = this.codec.encode(message);
       if (bytes.byteLength > this.maxMessageBytes) {
@@ -217,7 +225,22 @@ export abstract class BaseEventStore implements EventStore {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#track(this.#transport.send(this.channelOf(type), bytes));
+    const sent = this.#transport.send(this.channelOf(type), bytes);
+    this.#publishing++;
+    sent.then(this.#publishSettled, this.#publishSettled);
+    return sent;
+  }
+
+  // Publishes in flight are counted, not kept: shutdown() only needs to know when none is left.
+  #publishing = 0;
+  #drained: (() => void) | undefined;
+  readonly #publishSettled = (): void => {
+    if (--this.#publishing === 0) this.#drained?.();
+  };
+
+  #publishesSettled(): Promise<void> {
+    if (this.#publishing === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#drained = resolve);
   }
 
   /** {@inheritDoc EventStore.subscribe} */
@@ -290,7 +313,7 @@ export abstract class BaseEventStore implements EventStore {
   shutdown(): Promise<void> {
     this.#closed ??= (async () => {
       this.#listeners.clear();
-      await Promise.allSettled(this.#inFlight);
+      await Promise.allSettled([...this.#inFlight, this.#publishesSettled()]);
       const channels = [...this.#channels.entries()];
       this.#channels.clear();
       await Promise.allSettled(channels.map(async ([channel, state]) => {
