@@ -3,6 +3,8 @@
  * (gracefully, and after a SIGKILL) in the middle of 10 000 events. Every event whose publish
  * resolved is delivered (duplicates are counted and reported), the publishes the broker did not
  * acknowledge reject, and after `shutdown()` no member of the nodes' consumer groups remains.
+ * Deno-only (`*_deno_test.ts`, skipped by the npm build's test matrix): it starts and kills broker
+ * processes itself and picks free ports with `Deno.listen`.
  */
 
 import assert from "node:assert/strict";
