@@ -87,8 +87,9 @@ export async function probeKafka(port: number, host = HOST, timeoutMs = 3_000): 
 /** Random KRaft cluster id: 16 random bytes, URL-safe base64 without padding (22 chars). */
 export function randomClusterId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
-  // Keep clear of the ids Kafka reserves (all zero, and 0...01).
-  bytes[0] = (bytes[0] ?? 0) | 0x10;
+  // Keep clear of the ids Kafka reserves (all zero, and 0...01), and start with a letter: an id
+  // starting with "-" (base64url of a first byte >= 0xF8) reads as an option to kafka-storage.
+  bytes[0] = ((bytes[0] ?? 0) & 0x7f) | 0x10;
   return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
     .replace(/=+$/, "");
 }

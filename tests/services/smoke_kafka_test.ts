@@ -107,3 +107,11 @@ serviceTest(kafka, "kafka failure instance: a record survives restart()", async 
     if (pid !== undefined) assert.equal(isPidAlive(pid), false, "stop() ended the broker");
   }
 });
+
+Deno.test("randomClusterId never starts with a character kafka-storage reads as an option", async () => {
+  const { randomClusterId } = await import("../../scripts/services/kafka.ts");
+  for (let index = 0; index < 2000; index++) {
+    const id = randomClusterId();
+    if (!/^[A-Za-z][A-Za-z0-9_-]{21}$/.test(id)) throw new Error(`bad cluster id ${id}`);
+  }
+});
