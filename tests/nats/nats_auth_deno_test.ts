@@ -9,40 +9,19 @@ import { checkedConnection, NatsEventStore } from "../../src/nats/mod.ts";
 
 import { Inbox, randomPrefix } from "../conformance/_helpers.ts";
 import { requireService, serviceTest } from "../_services.ts";
-import { type ConnectOptions, connectOver, startPrivateNats, type Transport } from "./_nats.ts";
+import {
+  type ConnectOptions,
+  connectOver,
+  startPrivateNats,
+  toleratingResets,
+  type Transport,
+} from "./_nats.ts";
 
 const nats = await requireService("nats");
 
 const refused = (error: unknown) =>
   error instanceof BackendError && error.backend === "nats" &&
   /refused the credentials/.test(error.message) && error.cause instanceof Error;
-
-/**
- * nats.js 3.4's TCP transport (`@nats-io/transport-node`) drops its socket listeners and then
- * destroys a socket the server closed for bad credentials; a `read ECONNRESET` arriving in between
- * is emitted with no listener and surfaces as an uncaught error (a crash on Node). That is the
- * client library's behaviour, not ours: while the failing TCP connects run, such resets are
- * caught here and counted (reported), anything else still fails the test.
- */
-async function toleratingResets<T>(body: () => Promise<T>): Promise<T> {
-  let resets = 0;
-  const onError = (event: ErrorEvent) => {
-    if (/ECONNRESET/.test(String(event.error?.message ?? event.message))) {
-      resets++;
-      event.preventDefault();
-    }
-  };
-  globalThis.addEventListener("error", onError);
-  try {
-    return await body();
-  } finally {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    globalThis.removeEventListener("error", onError);
-    if (resets > 0) {
-      console.log(`nats.js TCP transport: ${resets} uncaught ECONNRESET after refusal`);
-    }
-  }
-}
 
 async function roundTrip(transport: Transport, options: ConnectOptions): Promise<void> {
   const nc = await checkedConnection(connectOver(transport, options));
