@@ -390,11 +390,16 @@ export function isPortFree(port: number): boolean {
   }
 }
 
+/** Lowest port {@linkcode findFreePort} hands out by default. */
+export const FREE_PORT_BASE = 16400;
+
 /**
- * Finds a free loopback port at or above `start` (default 16400) that this process has not
- * handed out before. The port is only checked, not held: start the service soon after.
+ * Finds a free loopback port at or above `start` that this process has not handed out before.
+ * The port is only checked, not held: start the service soon after. By default the search starts
+ * at a random port of 16400–31999, so that test processes running side by side do not race for
+ * the same ports (one taking the port of another's instance while it restarts).
  */
-export function findFreePort(start = 16400): number {
+export function findFreePort(start = FREE_PORT_BASE + Math.floor(Math.random() * 15_600)): number {
   for (let port = start; port < 65_000; port++) {
     if (handedOut.has(port)) continue;
     if (isPortFree(port)) {
