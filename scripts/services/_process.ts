@@ -645,3 +645,41 @@ export async function awaitStartingShared(
   if (!ready) await stopByPidFile(name);
   return ready;
 }
+
+/** How {@linkcode ensureShared} reaches a shared service. */
+export interface SharedServiceStarter {
+  /** Pid-file name of the shared instance, e.g. `kafka`. */
+  readonly name: string;
+  /** Resolves `true` when the service answers its protocol. */
+  readonly isReady: () => Promise<boolean>;
+  /** Builds the detached process of the shared instance (not yet started). */
+  readonly create: () => ManagedProcess;
+  /** How long a start may take. */
+  readonly readyTimeoutMs: number;
+  /** Grace period of a stop before SIGKILL. */
+  readonly graceMs: number;
+}
+
+/**
+ * Makes sure a shared service answers: reuses a running one (`undefined`), waits for one of ours
+ * that another caller is still starting, and otherwise starts it detached and returns it.
+ */
+export async function ensureShared(
+  starter: SharedServiceStarter,
+): Promise<ServiceInstance | undefined> {
+  if (await starter.isReady()) return undefined;
+  const record = readPidFile(starter.name);
+  if (record !== undefined && isRecordAlive(record)) {
+    const ready = await waitReady(starter.isReady, {
+      name: starter.name,
+      logFile: record.logFile,
+      pid: record.pid,
+      timeoutMs: starter.readyTimeoutMs,
+    }).then(() => true, () => false);
+    if (ready) return undefined;
+    await stopByPidFile(starter.name, starter.graceMs);
+  }
+  const instance = starter.create();
+  await instance.start();
+  return instance;
+}

@@ -13,15 +13,13 @@
 import { Client } from "hazelcast-client";
 import { ensureJars, type JarSet } from "./_maven.ts";
 import {
+  ensureShared,
   findFreePort,
-  isRecordAlive,
   ManagedProcess,
-  readPidFile,
   servicePath,
   SERVICES_DIR,
   stopByPidFile,
   type StopOutcome,
-  waitReady,
 } from "./_process.ts";
 import type { ServiceDefinition, ServiceEndpoint, ServiceInstance } from "./_types.ts";
 
@@ -200,30 +198,22 @@ function memberProcess(
  * `.services/hazelcast/hazelcast.xml`) and returns the instance when it was not running; returns
  * `undefined` when one was reused.
  */
-export async function ensureHazelcast(): Promise<ServiceInstance | undefined> {
-  if (await hazelcastService.isReady()) return undefined;
-  const record = readPidFile(SHARED_NAME);
-  if (record !== undefined && isRecordAlive(record)) {
-    // Ours and still starting (another caller launched it): wait for it rather than start twice.
-    const ready = await waitReady(hazelcastService.isReady, {
-      name: SHARED_NAME,
-      logFile: record.logFile,
-      pid: record.pid,
-      timeoutMs: SHARED_READY_TIMEOUT_MS,
-    }).then(() => true, () => false);
-    if (ready) return undefined;
-    await stopByPidFile(SHARED_NAME, STOP_GRACE_MS);
-  }
-  const instance = memberProcess(
-    SHARED_NAME,
-    servicePath("hazelcast"),
-    HAZELCAST_PORT,
-    [`${HOST}:${HAZELCAST_PORT}`],
-    true,
-    SHARED_READY_TIMEOUT_MS,
-  );
-  await instance.start();
-  return instance;
+export function ensureHazelcast(): Promise<ServiceInstance | undefined> {
+  return ensureShared({
+    name: SHARED_NAME,
+    isReady: hazelcastService.isReady,
+    create: () =>
+      memberProcess(
+        SHARED_NAME,
+        servicePath("hazelcast"),
+        HAZELCAST_PORT,
+        [`${HOST}:${HAZELCAST_PORT}`],
+        true,
+        SHARED_READY_TIMEOUT_MS,
+      ),
+    readyTimeoutMs: SHARED_READY_TIMEOUT_MS,
+    graceMs: STOP_GRACE_MS,
+  });
 }
 
 /**

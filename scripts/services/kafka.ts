@@ -12,15 +12,13 @@
 import { Kafka, logLevel } from "kafkajs";
 import { ensureJars, type JarSet } from "./_maven.ts";
 import {
+  ensureShared,
   findFreePort,
-  isRecordAlive,
   ManagedProcess,
-  readPidFile,
   servicePath,
   SERVICES_DIR,
   stopByPidFile,
   type StopOutcome,
-  waitReady,
 } from "./_process.ts";
 import type { ServiceDefinition, ServiceEndpoint, ServiceInstance } from "./_types.ts";
 
@@ -244,30 +242,22 @@ function kafkaProcess(
  * pid file `.services/pids/kafka.json`, log `.services/logs/kafka.log`, data `.services/kafka`)
  * and returns the instance when it was not running; returns `undefined` when one was reused.
  */
-export async function ensureKafka(): Promise<ServiceInstance | undefined> {
-  if (await kafkaService.isReady()) return undefined;
-  const record = readPidFile(SHARED_NAME);
-  if (record !== undefined && isRecordAlive(record)) {
-    // Ours and still starting (another caller launched it): wait for it rather than start twice.
-    const ready = await waitReady(kafkaService.isReady, {
-      name: SHARED_NAME,
-      logFile: record.logFile,
-      pid: record.pid,
-      timeoutMs: SHARED_READY_TIMEOUT_MS,
-    }).then(() => true, () => false);
-    if (ready) return undefined;
-    await stopByPidFile(SHARED_NAME, STOP_GRACE_MS);
-  }
-  const instance = kafkaProcess(
-    SHARED_NAME,
-    servicePath("kafka"),
-    KAFKA_PORT,
-    KAFKA_CONTROLLER_PORT,
-    true,
-    SHARED_READY_TIMEOUT_MS,
-  );
-  await instance.start();
-  return instance;
+export function ensureKafka(): Promise<ServiceInstance | undefined> {
+  return ensureShared({
+    name: SHARED_NAME,
+    isReady: kafkaService.isReady,
+    create: () =>
+      kafkaProcess(
+        SHARED_NAME,
+        servicePath("kafka"),
+        KAFKA_PORT,
+        KAFKA_CONTROLLER_PORT,
+        true,
+        SHARED_READY_TIMEOUT_MS,
+      ),
+    readyTimeoutMs: SHARED_READY_TIMEOUT_MS,
+    graceMs: STOP_GRACE_MS,
+  });
 }
 
 /**
