@@ -46,7 +46,12 @@ export async function deleteTopics(): Promise<{ deleted: number; remaining: numb
       topics.filter((topic) => [...usedPrefixes].some((prefix) => topic.startsWith(`${prefix}.`)));
     const topics = ours(await admin.listTopics());
     if (topics.length > 0) await admin.deleteTopics({ topics });
-    const remaining = ours(await admin.listTopics()).length;
+    // The broker deletes topics asynchronously: a listing right after may still show some.
+    let remaining = ours(await admin.listTopics()).length;
+    for (let attempt = 0; remaining > 0 && attempt < 100; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      remaining = ours(await admin.listTopics()).length;
+    }
     usedPrefixes.clear();
     return { deleted: topics.length, remaining };
   } finally {
