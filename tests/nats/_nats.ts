@@ -15,21 +15,10 @@ import {
   NatsJetStreamEventStore,
   type NatsJetStreamEventStoreOptions,
 } from "../../src/nats/mod.ts";
-import {
-  NATS_PORT,
-  NATS_WS_PORT,
-  type NatsInstance,
-  pingNatsTcp,
-  pingNatsWebSocket,
-  renderNatsConfig,
-  type StartNatsOptions,
-} from "../../scripts/services/nats.ts";
-import {
-  findExecutable,
-  findFreePort,
-  ManagedProcess,
-  servicePath,
-} from "../../scripts/services/_process.ts";
+import { NATS_PORT, NATS_WS_PORT } from "../../scripts/services/nats.ts";
+
+/** Private servers for one test: the harness's own `startNats`. */
+export { startNats } from "../../scripts/services/nats.ts";
 
 /** TCP address of the harness server. */
 export const NATS_TCP = `127.0.0.1:${NATS_PORT}`;
@@ -161,76 +150,6 @@ export async function deleteStreams(
 export function alternating(): (options: EventStoreOptions) => Transport {
   let count = 0;
   return () => (count++ % 2 === 0 ? "ws" : "tcp");
-}
-
-/** Options of {@linkcode startPrivateNats}. */
-export interface PrivateNatsOptions extends StartNatsOptions {
-  /** `max_payload` of the server, e.g. `64KB`; 8MB (the harness default) otherwise. */
-  readonly maxPayload?: string;
-}
-
-/**
- * A private nats-server for one test, like `startNats` of the harness (same config renderer and
- * probes) but on ports drawn at random from 16400-19400: other test processes pick free ports from
- * 16400 up at the same time, and a restart must find its port still free. Retried when the port
- * was taken between the check and the bind.
- */
-export async function startPrivateNats(options: PrivateNatsOptions = {}): Promise<NatsInstance> {
-  const auth = {
-    ...(options.token !== undefined ? { token: options.token } : {}),
-    ...(options.user !== undefined ? { user: options.user } : {}),
-    ...(options.password !== undefined ? { password: options.password } : {}),
-  };
-  for (let attempt = 1;; attempt++) {
-    const port = findFreePort(16400 + Math.floor(Math.random() * 3000));
-    const wsPort = findFreePort(port + 1);
-    const name = `nats-t-${port}`;
-    const dir = servicePath("instances", name);
-    await Deno.remove(`${dir}/jetstream`, { recursive: true }).catch(() => {});
-    const storeDir = options.jetstream === false ? undefined : `${dir}/jetstream`;
-    let config = renderNatsConfig({
-      name,
-      port,
-      wsPort,
-      ...(storeDir !== undefined ? { storeDir } : {}),
-      auth,
-    });
-    if (options.maxPayload !== undefined) {
-      config = config.replace("max_payload: 8MB", `max_payload: ${options.maxPayload}`);
-    }
-    const configFile = `${dir}/nats.conf`;
-    Deno.writeTextFileSync(configFile, config);
-    const wsUrl = `ws://127.0.0.1:${wsPort}`;
-    const managed = new ManagedProcess({
-      name,
-      endpoint: { host: "127.0.0.1", port, extra: { websocket: wsUrl } },
-      launch: () => ({
-        cmd: findExecutable("nats-server") ?? "nats-server",
-        args: ["-c", configFile],
-      }),
-      probe: async () => await pingNatsTcp(port, auth) && await pingNatsWebSocket(wsUrl, auth),
-      readyTimeoutMs: 20_000,
-    });
-    try {
-      await managed.start();
-    } catch (error) {
-      if (attempt >= 3 || !/address already in use/.test(String(error))) throw error;
-      continue;
-    }
-    return {
-      name,
-      endpoint: managed.endpoint,
-      get pid() {
-        return managed.pid;
-      },
-      url: `nats://127.0.0.1:${port}`,
-      wsUrl,
-      storeDir,
-      stop: () => managed.stop(),
-      kill: () => managed.kill(),
-      restart: () => managed.restart(),
-    };
-  }
 }
 
 /**

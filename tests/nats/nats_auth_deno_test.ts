@@ -12,7 +12,7 @@ import { requireService, serviceTest } from "../_services.ts";
 import {
   type ConnectOptions,
   connectOver,
-  startPrivateNats,
+  startNats,
   toleratingResets,
   type Transport,
 } from "./_nats.ts";
@@ -42,7 +42,7 @@ serviceTest(
   nats,
   "NATS with a token: a wrong or missing token is a clear BackendError, over WebSocket and TCP",
   async () => {
-    const server = await startPrivateNats({ jetstream: false, token: "right-token" });
+    const server = await startNats({ jetstream: false, token: "right-token" });
     try {
       for (const transport of ["ws", "tcp"] as Transport[]) {
         const servers = transport === "ws" ? server.wsUrl : server.url;
@@ -66,7 +66,7 @@ serviceTest(
   nats,
   "NATS with user/password: a wrong password is a clear BackendError, over WebSocket and TCP",
   async () => {
-    const server = await startPrivateNats({
+    const server = await startNats({
       jetstream: false,
       user: "app",
       password: "right-pass",

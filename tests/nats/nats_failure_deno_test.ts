@@ -14,7 +14,7 @@ import { NatsEventStore, NatsJetStreamEventStore } from "../../src/nats/mod.ts";
 import type { NatsInstance } from "../../scripts/services/nats.ts";
 import { within } from "../conformance/_helpers.ts";
 import { requireService, serviceTest } from "../_services.ts";
-import { connectOver, owningConnection, startPrivateNats, type Transport } from "./_nats.ts";
+import { connectOver, owningConnection, startNats, type Transport } from "./_nats.ts";
 
 const nats = await requireService("nats");
 
@@ -116,7 +116,7 @@ for (const transport of ["ws", "tcp"] as Transport[]) {
     `NatsEventStore (${transport}): a server restart in the middle of ${TOTAL} events — no crash, no unhandled rejection, unconfirmed publishes reject, the subscription resumes`,
     async () => {
       const unhandled = watchUnhandled();
-      const server = await startPrivateNats({ jetstream: true });
+      const server = await startNats({ jetstream: true });
       const errors: Error[] = [];
       let stores: EventStore[] = [];
       try {
@@ -187,7 +187,7 @@ for (const transport of ["tcp", "ws"] as Transport[]) {
     `NatsJetStreamEventStore (${transport}): a server restart in the middle of ${TOTAL} events — every resolved publish is delivered, unacknowledged publishes reject`,
     async () => {
       const unhandled = watchUnhandled();
-      const server = await startPrivateNats({ jetstream: true });
+      const server = await startNats({ jetstream: true });
       const errors: Error[] = [];
       let stores: EventStore[] = [];
       try {

@@ -9,7 +9,7 @@ import { DEFAULT_MAX_MESSAGE_BYTES } from "../../mod.ts";
 import { NatsEventStore, NatsJetStreamEventStore } from "../../src/nats/mod.ts";
 import { Inbox, randomPrefix } from "../conformance/_helpers.ts";
 import { requireService, serviceTest } from "../_services.ts";
-import { connectOver, startPrivateNats } from "./_nats.ts";
+import { connectOver, startNats } from "./_nats.ts";
 
 const nats = await requireService("nats");
 const MAX_PAYLOAD = 64 * 1024;
@@ -18,7 +18,7 @@ serviceTest(
   nats,
   "NATS stores follow the server's max_payload (64 KB): default limit, explicit limit, oversized publish",
   async () => {
-    const server = await startPrivateNats({ maxPayload: "64KB" });
+    const server = await startNats({ maxPayload: "64KB" });
     const nc = await connectOver("tcp", { servers: server.url, maxReconnectAttempts: 0 });
     const prefix = randomPrefix();
     const stores: { shutdown(): Promise<void> }[] = [];
