@@ -7,6 +7,7 @@
  */
 
 import { Decoder, Encoder } from "@msgpack/msgpack";
+import { copyBytes } from "./byte_slab.ts";
 import { fromTaggedJson, toTaggedJson } from "./values.ts";
 
 /** Encodes messages to bytes and decodes bytes back to (unvalidated) values. */
@@ -35,7 +36,8 @@ export function createMsgpackCodec(): Codec {
     name: "msgpack",
     encode(message) {
       try {
-        return encoder.encode(message);
+        // The encoder's own buffer is reused by the next call: hand out a copy.
+        return copyBytes(encoder.encodeSharedRef(message));
       } catch (error) {
         throw new TypeError(
           `message cannot be encoded as MessagePack: ${(error as Error).message}`,

@@ -28,15 +28,20 @@ function hintFor(message: string): string {
 }
 
 /** Wraps `error` from running `args` in a `BackendError("redis", ...)`. */
-export function commandError(args: readonly string[], error: unknown): BackendError {
+export function commandError(
+  args: readonly (string | Uint8Array)[],
+  error: unknown,
+): BackendError {
   if (error instanceof BackendError) return error;
   const full = error instanceof Error ? error.message : String(error);
   const message = full.length > 300 ? `${full.slice(0, 300)}...` : full;
-  const name = args[0] ?? "command";
-  const key = args[1] === undefined ? "" : ` ${JSON.stringify(args[1].slice(0, 80))}`;
+  const [name = "command", key] = args.map((arg) =>
+    typeof arg === "string" ? arg : `<${arg.byteLength} bytes>`
+  );
+  const shownKey = key === undefined ? "" : ` ${JSON.stringify(key.slice(0, 80))}`;
   return new BackendError(
     "redis",
-    `${name}${key} failed: ${message}${hintFor(message)}`,
+    `${name}${shownKey} failed: ${message}${hintFor(message)}`,
     { cause: error },
   );
 }

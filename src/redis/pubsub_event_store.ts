@@ -18,7 +18,6 @@ import type { DedicatedConnection, RedisCommandPort } from "./command_port.ts";
 import { pubSubChannel } from "./keys.ts";
 import { portFor, type RedisPortOptions } from "./ports.ts";
 import type { NodeRedisClient } from "./tcp_port.ts";
-import { fromWire, toWire } from "./_wire.ts";
 
 /** Options of {@linkcode RedisPubSubEventStore}. */
 export interface RedisPubSubEventStoreOptions extends EventStoreOptions, RedisPortOptions {
@@ -28,6 +27,11 @@ export interface RedisPubSubEventStoreOptions extends EventStoreOptions, RedisPo
    * `shutdown()`. The client itself is never closed.
    */
   readonly client: NodeRedisClient | RedisCommandPort;
+}
+
+/** Pub/Sub confirms nothing beyond Redis accepting the message: no offset. */
+function unconfirmed(): PublishResult {
+  return {};
 }
 
 class PubSubTransport implements EventTransport {
@@ -43,9 +47,8 @@ class PubSubTransport implements EventTransport {
     this.#prefix = prefix;
   }
 
-  async send(channel: string, bytes: Uint8Array): Promise<PublishResult> {
-    await this.#port.send(["PUBLISH", pubSubChannel(this.#prefix, channel), toWire(bytes)]);
-    return {};
+  send(channel: string, bytes: Uint8Array): Promise<PublishResult> {
+    return this.#port.publish!(pubSubChannel(this.#prefix, channel), bytes).then(unconfirmed);
   }
 
   #connection(): Promise<DedicatedConnection> {
@@ -69,7 +72,7 @@ class PubSubTransport implements EventTransport {
     this.#sinks.set(channel, sink);
     try {
       await connection.subscribe(pubSubChannel(this.#prefix, channel), (message) => {
-        if (this.#sinks.get(channel) === sink) sink.record(fromWire(message));
+        if (this.#sinks.get(channel) === sink) sink.record(message);
       });
     } catch (error) {
       if (this.#sinks.get(channel) === sink) this.#sinks.delete(channel);
@@ -125,7 +128,7 @@ export class RedisPubSubEventStore extends BaseEventStore {
    */
   constructor(options: RedisPubSubEventStoreOptions) {
     const port = portFor(options?.client, options);
-    if (!port.dedicated) {
+    if (!port.dedicated || !port.publish) {
       throw new TypeError(
         "RedisPubSubEventStore needs a TCP client (node-redis): Pub/Sub over @upstash/redis cannot notice a dropped subscription; use RedisStreamEventStore over REST",
       );

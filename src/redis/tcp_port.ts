@@ -6,7 +6,12 @@
  * @module
  */
 
-import type { DedicatedConnection, RedisCommandPort, RedisReply } from "./command_port.ts";
+import {
+  type DedicatedConnection,
+  type RedisCommandPort,
+  type RedisReply,
+  replyNumber,
+} from "./command_port.ts";
 import { commandError, connectionError } from "./_errors.ts";
 
 /** node-redis command options this module uses. */
@@ -15,11 +20,13 @@ export interface NodeRedisCommandOptions {
   readonly abortSignal?: AbortSignal;
   /** How RESP types map to JavaScript values. */
   readonly typeMapping?: Readonly<Record<number, unknown>>;
+  /** Milliseconds before the client rejects the command with its `TimeoutError`; 0: never. */
+  readonly timeout?: number;
 }
 
 /**
  * The part of a node-redis client (`createClient()` of the `redis` package) the TCP port uses.
- * Any node-redis 5/6 client satisfies it.
+ * Any node-redis 6 client satisfies it (the per-command `timeout` option came with 6).
  */
 export interface NodeRedisClient {
   /** Whether the socket is open (possibly reconnecting). */
@@ -27,7 +34,10 @@ export interface NodeRedisClient {
   /** Whether the client is connected and ready. */
   readonly isReady: boolean;
   /** Sends a raw command. */
-  sendCommand(args: ReadonlyArray<string>, options?: NodeRedisCommandOptions): Promise<unknown>;
+  sendCommand(
+    args: ReadonlyArray<string | Uint8Array>,
+    options?: NodeRedisCommandOptions,
+  ): Promise<unknown>;
   /** Opens the connection. */
   connect(): Promise<unknown>;
   /** A new client with the same options (the library's dedicated connections). */
@@ -38,10 +48,11 @@ export interface NodeRedisClient {
   on(event: "error", listener: (error: Error) => void): unknown;
   /** Removes an event listener. */
   off?(event: "error", listener: (error: Error) => void): unknown;
-  /** Subscribes to a channel (string messages). */
+  /** Subscribes to a channel; with `bufferMode` the listener gets each message's bytes. */
   subscribe(
     channel: string,
-    listener: (message: string, channel: string) => unknown,
+    listener: (message: Uint8Array, channel: Uint8Array) => unknown,
+    bufferMode: true,
   ): Promise<void>;
   /** Unsubscribes from a channel. */
   unsubscribe(channel: string): Promise<void>;
@@ -61,6 +72,8 @@ export interface NodeRedisPortOptions {
 /** RESP3 map type code; mapped to a flat array so replies have the RESP2 shape. */
 const RESP3_MAP = 37;
 const FLAT_MAPS: NodeRedisCommandOptions = { typeMapping: { [RESP3_MAP]: Array } };
+/** Commands on dedicated connections (blocking reads) wait as long as they need. */
+const UNLIMITED: NodeRedisCommandOptions = { ...FLAT_MAPS, timeout: 0 };
 
 /** Whether `value` looks like a node-redis client. */
 export function isNodeRedisClient(value: unknown): value is NodeRedisClient {
@@ -68,6 +81,22 @@ export function isNodeRedisClient(value: unknown): value is NodeRedisClient {
   return typeof candidate === "object" && candidate !== null &&
     typeof candidate.sendCommand === "function" && typeof candidate.duplicate === "function" &&
     typeof candidate.connect === "function";
+}
+
+interface BufferConstructor {
+  from(buffer: ArrayBufferLike, byteOffset: number, length: number): Uint8Array;
+}
+
+/**
+ * A `Buffer` view of `bytes` (no copy): node-redis sends binary arguments only as `Buffer`s. Node,
+ * Bun and Deno all have the global `Buffer` wherever node-redis runs.
+ */
+function asBuffer(bytes: Uint8Array): Uint8Array {
+  const NodeBuffer = (globalThis as { Buffer?: BufferConstructor }).Buffer;
+  if (!NodeBuffer) {
+    throw new TypeError("binary Redis arguments need the global Buffer of Node, Bun or Deno");
+  }
+  return NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function normalize(reply: unknown): RedisReply {
@@ -143,13 +172,20 @@ class NodeRedisConnection implements DedicatedConnection {
   }
 
   async send(args: readonly string[]): Promise<RedisReply> {
-    return normalize(await this.#guard(args, () => this.#client.sendCommand(args, FLAT_MAPS)));
+    return normalize(await this.#guard(args, () => this.#client.sendCommand(args, UNLIMITED)));
   }
 
-  subscribe(channel: string, listener: (message: string) => void): Promise<void> {
+  subscribe(channel: string, listener: (message: Uint8Array) => void): Promise<void> {
     return this.#guard(
       ["SUBSCRIBE", channel],
-      () => this.#client.subscribe(channel, (message) => listener(message)),
+      () =>
+        this.#client.subscribe(
+          channel,
+          // A plain view of the Buffer, so decoded binary values are plain Uint8Arrays too.
+          (message) =>
+            listener(new Uint8Array(message.buffer, message.byteOffset, message.byteLength)),
+          true,
+        ),
     );
   }
 
@@ -177,23 +213,17 @@ class NodeRedisConnection implements DedicatedConnection {
   }
 }
 
-interface PendingCommand {
-  readonly deadline: number;
-  readonly args: readonly string[];
-  readonly controller: AbortController | undefined;
-  readonly reject: (error: Error) => void;
-}
-
 class NodeRedisPort implements RedisCommandPort {
   readonly transport = "tcp" as const;
   readonly #client: NodeRedisClient;
   readonly #timeoutMs: number;
+  // node-redis (6.x) enforces the deadline itself: a command that gets no reply in time is
+  // rejected and, if still in the offline queue, withdrawn from it.
+  readonly #commandOptions: NodeRedisCommandOptions;
   readonly #dedicated = new Set<NodeRedisConnection>();
   readonly #onError = (error: Error) => {
     this.#lastError = error;
   };
-  readonly #pending = new Set<PendingCommand>();
-  #sweeper: ReturnType<typeof setInterval> | undefined;
   #lastError: Error | undefined;
   #connecting: Promise<void> | undefined;
 
@@ -204,10 +234,10 @@ class NodeRedisPort implements RedisCommandPort {
     }
     this.#client = client;
     this.#timeoutMs = timeoutMs;
+    this.#commandOptions = { ...FLAT_MAPS, timeout: Math.ceil(timeoutMs) };
     client.on("error", this.#onError);
   }
 
-  /** Connects a client that was passed in unopened, once; the user still owns it. */
   #ready(): Promise<void> | undefined {
     if (this.#connecting) return this.#connecting;
     if (this.#client.isOpen) return undefined;
@@ -220,74 +250,35 @@ class NodeRedisPort implements RedisCommandPort {
     return this.#connecting;
   }
 
-  send(args: readonly string[]): Promise<RedisReply> {
+  send(args: readonly (string | Uint8Array)[]): Promise<RedisReply> {
     const connecting = this.#ready();
     if (connecting) return connecting.then(() => this.#send(args));
     return this.#send(args);
   }
 
-  #send(args: readonly string[]): Promise<RedisReply> {
-    return new Promise((resolve, reject) => {
-      // Every command has a deadline, watched by one shared timer. A command issued while the
-      // client is not ready waits in its offline queue: its abort signal also takes it out of
-      // the queue at the deadline, so it never runs late.
-      const controller = this.#client.isReady ? undefined : new AbortController();
-      const pending: PendingCommand = {
-        deadline: performance.now() + this.#timeoutMs,
-        args,
-        controller,
-        reject,
-      };
-      this.#track(pending);
-      this.#client.sendCommand(
-        args,
-        controller ? { ...FLAT_MAPS, abortSignal: controller.signal } : FLAT_MAPS,
-      ).then(
-        (reply) => {
-          this.#pending.delete(pending);
-          resolve(normalize(reply));
-        },
-        (error) => {
-          this.#pending.delete(pending);
-          reject(commandError(args, error));
-        },
-      );
-    });
+  #send(args: readonly (string | Uint8Array)[]): Promise<RedisReply> {
+    return this.#client.sendCommand(args, this.#commandOptions).then(
+      normalize,
+      (error) => Promise.reject(commandError(args, this.#explain(error))),
+    );
   }
 
-  #expire(pending: PendingCommand): void {
-    pending.controller?.abort();
+  /** Says why a command timed out (node-redis's `TimeoutError` only says "Timeout"). */
+  #explain(error: unknown): unknown {
+    if (!(error instanceof Error) || error.constructor.name !== "TimeoutError") return error;
     const last = this.#client.isReady ? undefined : this.#lastError;
-    pending.reject(commandError(
-      pending.args,
-      new Error(
-        `no reply within ${this.#timeoutMs} ms (commandTimeoutMs); ${
-          last
-            ? `the client is not ready, its last error: ${last.message}`
-            : "Redis may be unreachable"
-        }`,
-      ),
-    ));
+    return new Error(
+      `no reply within ${this.#timeoutMs} ms (commandTimeoutMs); ${
+        last
+          ? `the client is not ready, its last error: ${last.message}`
+          : "Redis may be unreachable"
+      }`,
+      { cause: error },
+    );
   }
 
-  /** Watches a command's deadline with one shared timer that runs only while commands wait. */
-  #track(pending: PendingCommand): void {
-    this.#pending.add(pending);
-    if (this.#sweeper !== undefined) return;
-    const period = Math.max(5, Math.min(250, this.#timeoutMs / 4));
-    this.#sweeper = setInterval(() => {
-      const now = performance.now();
-      for (const entry of this.#pending) {
-        if (entry.deadline <= now) {
-          this.#pending.delete(entry);
-          this.#expire(entry);
-        }
-      }
-      if (this.#pending.size === 0) {
-        clearInterval(this.#sweeper);
-        this.#sweeper = undefined;
-      }
-    }, period);
+  publish(channel: string, message: Uint8Array): Promise<number> {
+    return this.send(["PUBLISH", channel, asBuffer(message)]).then(replyNumber);
   }
 
   async dedicated(): Promise<DedicatedConnection> {
@@ -317,8 +308,6 @@ class NodeRedisPort implements RedisCommandPort {
 
   async close(): Promise<void> {
     this.#client.off?.("error", this.#onError);
-    clearInterval(this.#sweeper);
-    this.#sweeper = undefined;
     await Promise.all([...this.#dedicated].map((connection) => connection.close()));
   }
 }
