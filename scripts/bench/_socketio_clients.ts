@@ -17,6 +17,8 @@ const count = Number(process.env.BENCH_CLIENTS ?? 5);
 interface Receiver {
   readonly socket: Socket;
   count: number;
+  /** Epoch time (ms, sub-ms precision) at which the latest broadcast arrived. */
+  lastAt: number;
 }
 
 const receivers: Receiver[] = [];
@@ -24,10 +26,11 @@ let latencies: number[] | undefined;
 
 for (let i = 0; i < count; i++) {
   const socket = connectClient(url, { transports: ["websocket"], forceNew: true });
-  const receiver: Receiver = { socket, count: 0 };
+  const receiver: Receiver = { socket, count: 0, lastAt: 0 };
   socket.on("bench", (_seq: number, sentAt: number) => {
     receiver.count++;
-    latencies?.push(performance.timeOrigin + performance.now() - sentAt);
+    receiver.lastAt = performance.timeOrigin + performance.now();
+    latencies?.push(receiver.lastAt - sentAt);
   });
   receivers.push(receiver);
   await new Promise<void>((resolve, reject) => {
@@ -48,6 +51,8 @@ const http = createServer((request, response) => {
       response.end("true");
     } else if (path === "/count") {
       response.end(String(Math.min(...receivers.map((r) => r.count))));
+    } else if (path === "/lastAt") {
+      response.end(String(Math.max(...receivers.map((r) => r.lastAt))));
     } else if (path === "/latencies") {
       response.end(JSON.stringify(latencies ?? []));
     } else if (path === "/shutdown") {
