@@ -3,7 +3,9 @@
  *
  * - `core ws` / `core tcp`: {@linkcode NatsEventStore} vs `nc.publish` + `nc.subscribe`;
  * - `jetstream tcp` / `jetstream ws`: {@linkcode NatsJetStreamEventStore} vs `js.publish` (acked)
- *   + an ordered consumer.
+ *   + an ordered consumer;
+ * - `(ws package)`: both sides' WebSocket connections opened through `webSocketFactory` with the
+ *   `ws` package, whose client turns Nagle's algorithm off (Deno's global `WebSocket` does not).
  *
  * Figures per variant, raw then ours, alternating, best of the repeats:
  * - throughput: N events published as fast as the API allows (core: all N publishes started at
@@ -25,18 +27,21 @@ import { type NatsConnection, wsconnect } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { msgpackCodec } from "../../mod.ts";
-import { NatsEventStore, NatsJetStreamEventStore } from "../../src/nats/mod.ts";
+import WebSocket from "ws";
+import { NatsEventStore, NatsJetStreamEventStore, webSocketFactory } from "../../src/nats/mod.ts";
 import { NATS_PORT, NATS_WS_PORT } from "../services/nats.ts";
 
 const QUICK = Deno.args.includes("--quick");
 const REPEATS = QUICK ? 1 : 5;
-const CORE_N = QUICK ? 10_000 : 20_000;
+// Long enough (about half a second) that a GC pause or a scheduling hiccup is not the result.
+const CORE_N = QUICK ? 10_000 : 100_000;
 const JS_N = QUICK ? 2_000 : 5_000;
 const CORE_RATE = 10_000;
 const JS_RATE = 2_000;
 const LATENCY_SECONDS = QUICK ? 1 : 2;
 
-type Transport = "ws" | "tcp";
+/** `ws`: the runtime's global WebSocket; `ws-package`: the `ws` package's (TCP_NODELAY on). */
+type Transport = "ws" | "ws-package" | "tcp";
 
 interface Figures {
   throughput: number;
@@ -174,9 +179,10 @@ let connecting: Promise<unknown> = Promise.resolve();
 /** One connect at a time: nats.js keeps one transport factory per process. */
 function open(transport: Transport): Promise<NatsConnection> {
   const next = connecting.then(() =>
-    transport === "ws"
-      ? wsconnect({ servers: `ws://127.0.0.1:${NATS_WS_PORT}` })
-      : connect({ servers: `127.0.0.1:${NATS_PORT}` })
+    transport === "tcp" ? connect({ servers: `127.0.0.1:${NATS_PORT}` }) : wsconnect({
+      servers: `ws://127.0.0.1:${NATS_WS_PORT}`,
+      ...(transport === "ws-package" ? { wsFactory: webSocketFactory(WebSocket) } : {}),
+    })
   );
   connecting = next.catch(() => {});
   return next;
@@ -291,9 +297,9 @@ async function run(
   const tag = `${variant.replace(/\W+/g, "-")}-${crypto.randomUUID().slice(0, 6)}`;
   const sides = await make(pub, sub, tag);
   try {
-    // warm-up
-    await throughput(sides.raw, Math.min(2_000, n));
-    await throughput(sides.ours, Math.min(2_000, n));
+    // warm-up: one full run each, so that neither side is measured before the JIT is done
+    await throughput(sides.raw, n);
+    await throughput(sides.ours, n);
     const raw: Figures[] = [];
     const ours: Figures[] = [];
     for (let repeat = 0; repeat < REPEATS; repeat++) {
@@ -313,8 +319,10 @@ rows.push(await run("core tcp", "tcp", coreSides(true), CORE_N, CORE_RATE));
 rows.push(await run("core tcp, confirmPublish: false", "tcp", coreSides(false), CORE_N, CORE_RATE));
 rows.push(await run("core ws", "ws", coreSides(true), CORE_N, CORE_RATE));
 rows.push(await run("core ws, confirmPublish: false", "ws", coreSides(false), CORE_N, CORE_RATE));
+rows.push(await run("core ws (ws package)", "ws-package", coreSides(true), CORE_N, CORE_RATE));
 rows.push(await run("jetstream tcp", "tcp", jetStreamSides, JS_N, JS_RATE));
 rows.push(await run("jetstream ws", "ws", jetStreamSides, JS_N, JS_RATE));
+rows.push(await run("jetstream ws (ws package)", "ws-package", jetStreamSides, JS_N, JS_RATE));
 
 const fmt = (value: number, digits = 0) => value.toFixed(digits);
 const [load1] = Deno.loadavg();

@@ -98,6 +98,11 @@ export function assertPrefix(prefix: unknown): asserts prefix is string {
   }
 }
 
+/** Where a received record came from, for error reports. */
+function where(channel: string, offset: string | undefined): { channel: string; offset?: string } {
+  return offset === undefined ? { channel } : { channel, offset };
+}
+
 function defaultErrorHandler(error: Error, context: EventErrorContext): void {
   console.error(`[socketio4ts] event ${context.stage} error`, context, error);
 }
@@ -199,8 +204,8 @@ export abstract class BaseEventStore implements EventStore {
     let bytes: Uint8Array;
     try {
       if (this.#closed) throw new EventStoreClosedError(this.nodeId, `publish(${String(type)})`);
-      this.#registry.assertType(type);
       if (typeof payload !== "object" || payload === null) {
+        this.#registry.assertType(type);
         throw new TypeError(
           `payload of ${type} must be an object, received ${describeValue(payload)}`,
         );
@@ -215,6 +220,7 @@ export abstract class BaseEventStore implements EventStore {
           message[field] = (payload as unknown as Record<string, unknown>)[field];
         }
       }
+      // Checks the type too.
       this.#registry.validate(message);
       bytes = this.codec.encode(message);
       if (bytes.byteLength > this.maxMessageBytes) {
@@ -226,12 +232,18 @@ export abstract class BaseEventStore implements EventStore {
       return Promise.reject(error);
     }
     const sent = this.#transport.send(this.channelOf(type), bytes);
-    this.#publishing++;
-    sent.then(this.#publishSettled, this.#publishSettled);
+    // Transports that confirm a tick's publishes together return one promise for all of them:
+    // it is watched once.
+    if (sent !== this.#lastSent) {
+      this.#lastSent = sent;
+      this.#publishing++;
+      sent.then(this.#publishSettled, this.#publishSettled);
+    }
     return sent;
   }
 
   // Publishes in flight are counted, not kept: shutdown() only needs to know when none is left.
+  #lastSent: Promise<PublishResult> | undefined;
   #publishing = 0;
   #drained: (() => void) | undefined;
   readonly #publishSettled = (): void => {
@@ -349,7 +361,6 @@ export abstract class BaseEventStore implements EventStore {
   #receive(channel: string, bytes: Uint8Array, offset: string | undefined): void {
     if (this.#closed) return;
     if (offset !== undefined) this.#lastOffsets.set(channel, offset);
-    const where = offset === undefined ? { channel } : { channel, offset };
     let decoded: unknown;
     try {
       decoded = this.codec.decode(bytes);
@@ -359,7 +370,7 @@ export abstract class BaseEventStore implements EventStore {
           `undecodable ${this.codec.name} record of ${bytes.byteLength} bytes skipped`,
           { cause: error },
         ),
-        { stage: "decode", ...where },
+        { stage: "decode", ...where(channel, offset) },
       );
       return;
     }
@@ -370,7 +381,7 @@ export abstract class BaseEventStore implements EventStore {
         throw new TypeError(`a ${message.type} message arrived on the ${channel} channel`);
       }
     } catch (error) {
-      this.report(error, { stage: "validate", ...where });
+      this.report(error, { stage: "validate", ...where(channel, offset) });
       return;
     }
     if (message.nodeId === this.nodeId) return;
@@ -382,11 +393,11 @@ export abstract class BaseEventStore implements EventStore {
         const result = listener(delivered);
         if (result instanceof Promise) {
           result.catch((error) =>
-            this.report(error, { stage: "listener", type: message.type, ...where })
+            this.report(error, { stage: "listener", type: message.type, ...where(channel, offset) })
           );
         }
       } catch (error) {
-        this.report(error, { stage: "listener", type: message.type, ...where });
+        this.report(error, { stage: "listener", type: message.type, ...where(channel, offset) });
       }
     }
   }

@@ -114,13 +114,13 @@ export type MessageValidator = (message: Readonly<Record<string, unknown>>) => v
 export function expectString(
   message: Readonly<Record<string, unknown>>,
   field: string,
-  options: { readonly allowEmpty?: boolean } = {},
+  options?: { readonly allowEmpty?: boolean },
 ): void {
   const value = message[field];
   if (typeof value !== "string") {
     throw new MessageValidationError(field, `expected a string, received ${describeValue(value)}`);
   }
-  if (value === "" && !options.allowEmpty) {
+  if (value === "" && !options?.allowEmpty) {
     throw new MessageValidationError(field, 'expected a non-empty string, received ""');
   }
 }
@@ -255,9 +255,11 @@ function validateRooms(message: Readonly<Record<string, unknown>>): void {
   expectStringArray(message, "rooms");
 }
 
+const ALLOW_EMPTY = { allowEmpty: true } as const;
+
 function validateDispatch(message: Readonly<Record<string, unknown>>): void {
   expectString(message, "namespace");
-  expectString(message, "room", { allowEmpty: true });
+  expectString(message, "room", ALLOW_EMPTY);
   expectPresent(message, "packet");
 }
 

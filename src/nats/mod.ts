@@ -17,10 +17,12 @@
  * transports must not be in flight at the same time). Nodes on different transports in different
  * processes form one cluster without any restriction.
  *
- * On Deno, whose `WebSocket` keeps Nagle's algorithm on, a steady stream of server replies
- * (publish confirmations of {@linkcode NatsEventStore}, JetStream acknowledgements) costs tens of
- * milliseconds of latency at high rates over WebSocket; `confirmPublish: false` avoids it for NATS
- * core. TCP is not affected.
+ * On Deno, whose global `WebSocket` keeps Nagle's algorithm on, a publisher over WebSocket waits
+ * for the server's delayed ACK (about 40 ms) whenever it writes again before the server answered:
+ * open the connection with the `ws` package instead, through {@linkcode webSocketFactory}
+ * (`wsconnect({ servers, wsFactory: webSocketFactory(WebSocket) })`), which brings p99 at
+ * 10,000 msg/s on loopback under 2 ms. Node's, Bun's and browsers' `WebSocket` and TCP connections
+ * are not affected.
  *
  * @example
  * ```ts ignore
@@ -49,3 +51,4 @@ export * from "./connection.ts";
 export * from "./connection_type.ts";
 export * from "./nats_event_store.ts";
 export * from "./nats_jetstream_event_store.ts";
+export * from "./web_socket_factory.ts";

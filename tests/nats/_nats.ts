@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type NatsConnection, wsconnect } from "@nats-io/nats-core";
+import { type NatsConnection, wsconnect, type WsSocketFactory } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { EventStore, EventStoreOptions } from "../../mod.ts";
@@ -36,6 +36,8 @@ export interface ConnectOptions {
   readonly pass?: string;
   readonly maxReconnectAttempts?: number;
   readonly reconnectTimeWait?: number;
+  /** WebSocket only: how `wsconnect` opens its socket (e.g. `webSocketFactory(WebSocket)`). */
+  readonly wsFactory?: WsSocketFactory;
 }
 
 let connecting: Promise<unknown> = Promise.resolve();
@@ -80,7 +82,9 @@ function dial(transport: Transport, options: ConnectOptions): Promise<NatsConnec
       ? { reconnectTimeWait: options.reconnectTimeWait }
       : {}),
   };
-  return transport === "ws" ? wsconnect(common) : connect(common);
+  return transport === "ws"
+    ? wsconnect(options.wsFactory ? { ...common, wsFactory: options.wsFactory } : common)
+    : connect(common);
 }
 
 /** Makes `store.shutdown()` close `nc` afterwards (the test owns the connection). */

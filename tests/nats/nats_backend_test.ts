@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { BackendError, DEFAULT_MAX_MESSAGE_BYTES } from "../../mod.ts";
-import { NatsEventStore, NatsJetStreamEventStore } from "../../src/nats/mod.ts";
+import WebSocketOfWsPackage from "ws";
+import { NatsEventStore, NatsJetStreamEventStore, webSocketFactory } from "../../src/nats/mod.ts";
 import { NATS_MONITOR_PORT } from "../../scripts/services/nats.ts";
 import { Inbox, randomPrefix, within } from "../conformance/_helpers.ts";
 import { requireService, serviceTest } from "../_services.ts";
@@ -65,6 +66,46 @@ for (const transport of ["ws", "tcp"] as Transport[]) {
     },
   );
 }
+
+serviceTest(
+  nats,
+  "webSocketFactory: wsconnect opens its socket with the given class (the ws package), and events flow both ways with a node on the global WebSocket",
+  async () => {
+    const opened: string[] = [];
+    class CountingWebSocket extends WebSocketOfWsPackage {
+      constructor(url: string) {
+        super(url);
+        opened.push(url);
+      }
+    }
+    const viaPackage = await connectOver("ws", { wsFactory: webSocketFactory(CountingWebSocket) });
+    const viaGlobal = await connectOver("ws");
+    try {
+      assert.equal(opened.length, 1);
+      assert.match(opened[0]!, /^ws:\/\/127\.0\.0\.1:\d+/);
+      const prefix = randomPrefix();
+      const a = new NatsEventStore(viaPackage, { prefix, nodeId: "a" });
+      const b = new NatsEventStore(viaGlobal, { prefix, nodeId: "b" });
+      const atA = await new Inbox().listen(a, "JOIN");
+      const atB = await new Inbox().listen(b, "JOIN");
+      await a.publish("JOIN", { sessionId: "s", namespace: "/", room: "from-a" });
+      await b.publish("JOIN", { sessionId: "s", namespace: "/", room: "from-b" });
+      assert.deepStrictEqual((await atB.waitFor(1)).map((m) => (m as { room?: string }).room), [
+        "from-a",
+      ]);
+      assert.deepStrictEqual((await atA.waitFor(1)).map((m) => (m as { room?: string }).room), [
+        "from-b",
+      ]);
+      await Promise.all([a.shutdown(), b.shutdown()]);
+    } finally {
+      await Promise.all([viaPackage.close(), viaGlobal.close()]);
+    }
+    assert.throws(
+      () => webSocketFactory("WebSocket" as never),
+      (error: unknown) => error instanceof TypeError && /WebSocket class/.test(error.message),
+    );
+  },
+);
 
 serviceTest(
   nats,
