@@ -387,10 +387,11 @@ export abstract class BaseEventStore implements EventStore {
     if (message.nodeId === this.nodeId) return;
     const listeners = this.#listeners.get(message.type);
     if (!listeners || listeners.size === 0) return;
-    const delivered = offset === undefined ? message : { ...message, offset };
+    // The decoder made this object for this delivery alone: the offset goes on it, no copy.
+    if (offset !== undefined) (message as { offset?: string }).offset = offset;
     for (const listener of listeners) {
       try {
-        const result = listener(delivered);
+        const result = listener(message);
         if (result instanceof Promise) {
           result.catch((error) =>
             this.report(error, { stage: "listener", type: message.type, ...where(channel, offset) })
