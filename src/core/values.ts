@@ -197,6 +197,9 @@ export function decodeValue(text: string): StoreValue {
       { cause: error },
     );
   }
+  // Tagged bytes and escaped keys both start with "$": text without a quote followed by "$" (or
+  // an escaped "$") holds neither, and the parsed value is already the stored one.
+  if (!text.includes('"$') && !text.includes("\\u0024")) return parsed as StoreValue;
   return fromJsonSafe(parsed);
 }
 
