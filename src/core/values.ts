@@ -97,8 +97,10 @@ function toJsonSafe(value: unknown, seen: Set<object>): unknown {
   if (seen.has(value)) throw new Unstorable("a circular reference", "it cannot be stored");
   seen.add(value);
   try {
+    // Copy on write: a part that needs no tagging is returned as it is, so that the common value
+    // (no bytes, no "$" key) is checked without being copied.
     if (Array.isArray(value)) {
-      const out = new Array(value.length);
+      let out: unknown[] | undefined;
       for (let index = 0; index < value.length; index++) {
         const item = value[index];
         if (item === undefined) {
@@ -106,9 +108,11 @@ function toJsonSafe(value: unknown, seen: Set<object>): unknown {
           problem.path.push(index);
           throw problem;
         }
-        out[index] = descend(index, item, seen);
+        const safe = descend(index, item, seen);
+        if (safe !== item) out ??= value.slice(0, index);
+        if (out) out[index] = safe;
       }
-      return out;
+      return out ?? value;
     }
     const proto = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) {
@@ -118,14 +122,23 @@ function toJsonSafe(value: unknown, seen: Set<object>): unknown {
         "only plain objects, arrays and Uint8Array can be stored",
       );
     }
-    const out: Record<string, unknown> = {};
-    for (const field in value) {
-      if (!Object.hasOwn(value, field)) continue;
-      const item = (value as Record<string, unknown>)[field];
+    const record = value as Record<string, unknown>;
+    const fields = Object.keys(record);
+    let out: Record<string, unknown> | undefined;
+    for (let index = 0; index < fields.length; index++) {
+      const field = fields[index]!;
+      const item = record[field];
+      // JSON leaves out undefined members, copied or not.
       if (item === undefined) continue;
-      out[field.charCodeAt(0) === 36 /* $ */ ? `$${field}` : field] = descend(field, item, seen);
+      const safe = descend(field, item, seen);
+      const escaped = field.charCodeAt(0) === 36; /* $ */
+      if ((safe !== item || escaped) && !out) {
+        out = {};
+        for (const earlier of fields.slice(0, index)) out[earlier] = record[earlier];
+      }
+      if (out) out[escaped ? `$${field}` : field] = safe;
     }
-    return out;
+    return out ?? value;
   } finally {
     seen.delete(value);
   }

@@ -18,3 +18,22 @@ Deno.test("decodeValue reads a tag whose $ another JSON writer escaped as \\u002
     a: new Uint8Array([0, 1, 254, 255]),
   });
 });
+
+Deno.test("encodeValue tags only what needs it and never changes the caller's value", () => {
+  const value = {
+    first: "plain",
+    skipped: undefined,
+    list: [1, "two", { deep: new Uint8Array([9]) }],
+    later: { $money: 5, plain: [true] },
+  };
+  const before = structuredClone(value);
+  const text = encodeValue("k", value);
+  assert.deepStrictEqual(value, before);
+  assert.deepStrictEqual(JSON.parse(text), {
+    first: "plain",
+    list: [1, "two", { deep: { $bin: "CQ==" } }],
+    later: { $$money: 5, plain: [true] },
+  });
+  const { skipped: _, ...expected } = value;
+  assert.deepStrictEqual(decodeValue(text), expected);
+});
