@@ -99,10 +99,22 @@ function asBuffer(bytes: Uint8Array): Uint8Array {
   return NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/** Copy on write: an array already in RESP2 shape (the usual case) is returned as it is. */
+function normalizeArray(reply: readonly unknown[]): RedisReply {
+  let out: RedisReply[] | undefined;
+  for (let index = 0; index < reply.length; index++) {
+    const item = reply[index];
+    const normal = normalize(item);
+    if (normal !== item) out ??= reply.slice(0, index) as RedisReply[];
+    if (out) out[index] = normal;
+  }
+  return (out ?? reply) as RedisReply;
+}
+
 function normalize(reply: unknown): RedisReply {
   if (reply === null || reply === undefined) return null;
   if (typeof reply === "string" || typeof reply === "number") return reply;
-  if (Array.isArray(reply)) return reply.map(normalize);
+  if (Array.isArray(reply)) return normalizeArray(reply);
   if (typeof reply === "bigint" || typeof reply === "boolean") return Number(reply);
   if (reply instanceof Uint8Array) return new TextDecoder().decode(reply);
   if (reply instanceof Map) {
