@@ -36,14 +36,21 @@ export interface HashPort {
   entries(): Promise<[string, string][]>;
 }
 
+function nothing(): void {}
+
 /** A session {@linkcode Store} over a {@linkcode HashPort}. */
 export class PortStore implements Store {
   /** The session this store belongs to. */
   readonly sessionId: string;
   readonly #port: HashPort;
   readonly #onDestroyed: ((store: PortStore) => void) | undefined;
-  readonly #pending = new Set<Promise<unknown>>();
   #destroyed: Promise<void> | undefined;
+  // Operations in flight are counted, not kept: destroy() only needs to know when none is left.
+  #inFlight = 0;
+  #idle: (() => void) | undefined;
+  readonly #settled = (): void => {
+    if (--this.#inFlight === 0) this.#idle?.();
+  };
 
   /**
    * Creates the store of one session over its backend container.
@@ -64,18 +71,26 @@ export class PortStore implements Store {
     return this.#destroyed !== undefined;
   }
 
-  #run<T>(key: string, operation: () => Promise<T>): Promise<T> {
-    if (this.#destroyed) return Promise.reject(new StoreDestroyedError(this.sessionId));
+  /** Checks the store and the key, then starts `operation` and counts it until it settles. */
+  #run<T>(key: string, operation: (key: string) => Promise<T>): Promise<T> {
     try {
+      if (this.#destroyed) throw new StoreDestroyedError(this.sessionId);
       assertName("key", key);
     } catch (error) {
       return Promise.reject(error);
     }
-    const result = operation();
-    this.#pending.add(result);
-    const forget = () => this.#pending.delete(result);
-    result.then(forget, forget);
+    return this.#count(operation(key));
+  }
+
+  #count<T>(result: Promise<T>): Promise<T> {
+    this.#inFlight++;
+    result.then(this.#settled, this.#settled);
     return result;
+  }
+
+  #allSettled(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle = resolve);
   }
 
   /** {@inheritDoc Store.set} */
@@ -88,34 +103,35 @@ export class PortStore implements Store {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#run(key, () => this.#port.set(key, text));
+    return this.#count(this.#port.set(key, text));
   }
 
   /** {@inheritDoc Store.get} */
   get<T extends StoreValue = StoreValue>(key: string): Promise<T | undefined> {
-    return this.#run(key, async () => {
-      const text = await this.#port.get(key);
-      return text === undefined ? undefined : decodeValue(text) as T;
-    });
+    return this.#run(
+      key,
+      (key) =>
+        this.#port.get(key).then((text) => text === undefined ? undefined : decodeValue(text) as T),
+    );
   }
 
   /** {@inheritDoc Store.has} */
   has(key: string): Promise<boolean> {
-    return this.#run(key, () => this.#port.has(key));
+    return this.#run(key, (key) => this.#port.has(key));
   }
 
   /** {@inheritDoc Store.del} */
   del(key: string): Promise<void> {
-    return this.#run(key, async () => {
-      if (this.#port.discard) await this.#port.discard(key);
-      else await this.#port.delete(key);
-    });
+    return this.#run(
+      key,
+      (key) => this.#port.discard ? this.#port.discard(key) : this.#port.delete(key).then(nothing),
+    );
   }
 
   /** {@inheritDoc Store.destroy} */
   destroy(): Promise<void> {
     this.#destroyed ??= (async () => {
-      await Promise.allSettled(this.#pending);
+      await this.#allSettled();
       await this.#port.clear();
       this.#onDestroyed?.(this);
     })();
