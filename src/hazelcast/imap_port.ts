@@ -20,6 +20,10 @@ export interface EntryExpiry {
 /** How the container is removed by `clear()`. */
 export type ClearMode = "destroy" | "clear";
 
+function orUndefined(value: string | null | undefined): string | undefined {
+  return value ?? undefined;
+}
+
 /** {@linkcode HashPort} over the IMap called `mapName`. */
 export class IMapPort implements HashPort {
   readonly #handle: ClientHandle;
@@ -69,7 +73,15 @@ export class IMapPort implements HashPort {
   }
 
   /** Runs `operation` on the IMap; once the proxy is known, without an extra await. */
-  #call<T>(what: string, operation: (map: IMap<string, string>) => Promise<T>): Promise<T> {
+  /**
+   * Runs `operation` on the map; its result goes through `convert` and its failure becomes a
+   * `BackendError`, in one step.
+   */
+  #call<T, R = T>(
+    what: string,
+    operation: (map: IMap<string, string>) => Promise<T>,
+    convert?: (value: T) => R,
+  ): Promise<R> {
     const ready = this.#ready;
     let result: Promise<T>;
     try {
@@ -77,13 +89,13 @@ export class IMapPort implements HashPort {
     } catch (error) {
       return Promise.reject(this.#wrap(what, error));
     }
-    return result.catch((error) => {
+    return result.then(convert as (value: T) => R, (error) => {
       throw this.#wrap(what, error);
     });
   }
 
   get(field: string): Promise<string | undefined> {
-    return this.#call("get", (map) => map.get(field).then((value) => value ?? undefined));
+    return this.#call("get", (map) => map.get(field), orUndefined);
   }
 
   set(field: string, value: string): Promise<void> {
@@ -96,7 +108,7 @@ export class IMapPort implements HashPort {
   }
 
   delete(field: string): Promise<boolean> {
-    return this.#call("remove", (map) => map.remove(field).then((old) => (old ?? null) !== null));
+    return this.#call("remove", (map) => map.remove(field), (old) => (old ?? null) !== null);
   }
 
   discard(field: string): Promise<void> {
