@@ -65,10 +65,22 @@ class Unstorable {
   constructor(readonly problem: string, readonly advice: string) {}
 }
 
-function descend(step: string | number, item: unknown, seen: Set<object>): unknown {
+/**
+ * Nesting depth up to which a value is walked without cycle tracking: a cycle shows as a walk
+ * that goes deeper, and the value is then walked again with a `Set` of the objects on the path.
+ */
+const UNTRACKED_DEPTH = 100;
+const TOO_DEEP_UNTRACKED = Symbol("deeper than UNTRACKED_DEPTH");
+
+function descend(
+  step: string | number,
+  item: unknown,
+  seen: Set<object> | undefined,
+  depth: number,
+): unknown {
   if (typeof item === "string" || typeof item === "boolean") return item;
   try {
-    return toJsonSafe(item, seen);
+    return toJsonSafe(item, seen, depth);
   } catch (error) {
     if (error instanceof Unstorable) error.path.unshift(step);
     throw error;
@@ -77,7 +89,7 @@ function descend(step: string | number, item: unknown, seen: Set<object>): unkno
 
 // The happy path builds no path arrays: the path of a problem is assembled only while the
 // Unstorable it raised unwinds.
-function toJsonSafe(value: unknown, seen: Set<object>): unknown {
+function toJsonSafe(value: unknown, seen: Set<object> | undefined, depth: number): unknown {
   switch (typeof value) {
     case "string":
     case "boolean":
@@ -94,8 +106,10 @@ function toJsonSafe(value: unknown, seen: Set<object>): unknown {
   }
   if (value === null) return null;
   if (value instanceof Uint8Array) return { [BYTES_TAG]: bytesToBase64(value) };
-  if (seen.has(value)) throw new Unstorable("a circular reference", "it cannot be stored");
-  seen.add(value);
+  if (seen) {
+    if (seen.has(value)) throw new Unstorable("a circular reference", "it cannot be stored");
+    seen.add(value);
+  } else if (depth > UNTRACKED_DEPTH) throw TOO_DEEP_UNTRACKED;
   try {
     // Copy on write: a part that needs no tagging is returned as it is, so that the common value
     // (no bytes, no "$" key) is checked without being copied.
@@ -108,7 +122,7 @@ function toJsonSafe(value: unknown, seen: Set<object>): unknown {
           problem.path.push(index);
           throw problem;
         }
-        const safe = descend(index, item, seen);
+        const safe = descend(index, item, seen, depth + 1);
         if (safe !== item) out ??= value.slice(0, index);
         if (out) out[index] = safe;
       }
@@ -130,7 +144,7 @@ function toJsonSafe(value: unknown, seen: Set<object>): unknown {
       const item = record[field];
       // JSON leaves out undefined members, copied or not.
       if (item === undefined) continue;
-      const safe = descend(field, item, seen);
+      const safe = descend(field, item, seen, depth + 1);
       const escaped = field.charCodeAt(0) === 36; /* $ */
       if ((safe !== item || escaped) && !out) {
         out = {};
@@ -140,13 +154,18 @@ function toJsonSafe(value: unknown, seen: Set<object>): unknown {
     }
     return out ?? value;
   } finally {
-    seen.delete(value);
+    seen?.delete(value);
   }
 }
 
 function checkedJsonSafe(key: string, value: unknown): unknown {
   try {
-    return toJsonSafe(value, new Set());
+    try {
+      return toJsonSafe(value, undefined, 0);
+    } catch (error) {
+      if (error !== TOO_DEEP_UNTRACKED) throw error;
+      return toJsonSafe(value, new Set(), 0);
+    }
   } catch (error) {
     if (!(error instanceof Unstorable)) throw error;
     const at = error.path.length === 0 ? "" : ` at ${error.path.join(".")}`;

@@ -37,3 +37,37 @@ Deno.test("encodeValue tags only what needs it and never changes the caller's va
   const { skipped: _, ...expected } = value;
   assert.deepStrictEqual(decodeValue(text), expected);
 });
+
+Deno.test("encodeValue reports cycles, near and deep, and stores deep values that have none", () => {
+  const near: Record<string, unknown> = { a: 1 };
+  near.self = near;
+  assert.throws(
+    () => encodeValue("k", near),
+    (error: unknown) =>
+      error instanceof TypeError &&
+      /key "k" contains a circular reference at self/.test(error.message),
+  );
+  // Deeper than the untracked walk goes: the value is walked again, tracking the path.
+  let deep: Record<string, unknown> = { leaf: true };
+  for (let level = 0; level < 150; level++) deep = { next: deep };
+  assert.deepStrictEqual(decodeValue(encodeValue("k", deep)), deep);
+  let tail: Record<string, unknown> = {};
+  const root: Record<string, unknown> = { next: tail };
+  for (let level = 0; level < 120; level++) {
+    const next = {};
+    tail.next = next;
+    tail = next;
+  }
+  tail.back = root;
+  assert.throws(
+    () => encodeValue("k", root),
+    (error: unknown) =>
+      error instanceof TypeError && /circular reference at next\.next/.test(error.message),
+  );
+  // The same object twice (no cycle) is fine.
+  const shared = { x: 1 };
+  assert.deepStrictEqual(decodeValue(encodeValue("k", { a: shared, b: [shared] })), {
+    a: { x: 1 },
+    b: [{ x: 1 }],
+  });
+});
