@@ -9,8 +9,9 @@
  * ```
  *
  * Store cases interleave raw and ours in slices of about 2,500 operations, at least 20 (alternating
- * which goes first), and report each side's median slice (the mean is printed on stderr); the
- * concurrent cases run five times as many operations as the sequential ones. Topic cases
+ * which goes first), and report each side's median slice (the mean is printed on stderr) and the
+ * CPU time this process spent per operation on each side; the concurrent cases run five times as
+ * many operations as the sequential ones. Topic cases
  * run `BENCH_ROUNDS` times (3 by default), raw and ours alternating, and keep the better run of
  * each. The machine may be shared: compare within one run, not across runs.
  * The ratio is ours / raw: above 1 is better for ops/s and msg/s, below 1 for latency.
@@ -19,6 +20,7 @@
  */
 
 import { Buffer } from "node:buffer";
+import process from "node:process";
 import { msgpackCodec, type Store } from "../../mod.ts";
 import {
   connectHazelcast,
@@ -167,19 +169,28 @@ async function storeCase(
   // Seconds per operation of each slice, per side.
   const rawTimes: number[] = [];
   const ourTimes: number[] = [];
-  const timed = async (times: number[], count: number, op: (i: number) => Promise<unknown>) => {
-    times.push(1 / await rate(count, concurrency, op));
+  // CPU time of this process per side, in µs (steadier than wall time on a shared machine).
+  const cpu = { raw: 0, ours: 0 };
+  const timed = async (
+    side: "raw" | "ours",
+    count: number,
+    op: (i: number) => Promise<unknown>,
+  ) => {
+    const started = process.cpuUsage();
+    (side === "raw" ? rawTimes : ourTimes).push(1 / await rate(count, concurrency, op));
+    const used = process.cpuUsage(started);
+    cpu[side] += used.user + used.system;
   };
   for (let chunk = 0; chunk < chunks; chunk++) {
     const base = chunk * slice;
     const count = Math.min(slice, ops - base);
     // Alternate which side goes first, so neither always runs right after the other's garbage.
     if (chunk % 2 === 0) {
-      await timed(rawTimes, count, (i) => rawOp(base + i));
-      await timed(ourTimes, count, (i) => ourOp(base + i));
+      await timed("raw", count, (i) => rawOp(base + i));
+      await timed("ours", count, (i) => ourOp(base + i));
     } else {
-      await timed(ourTimes, count, (i) => ourOp(base + i));
-      await timed(rawTimes, count, (i) => rawOp(base + i));
+      await timed("ours", count, (i) => ourOp(base + i));
+      await timed("raw", count, (i) => rawOp(base + i));
     }
   }
   await map.destroy();
@@ -190,6 +201,13 @@ async function storeCase(
   const raw = 1 / median(rawTimes);
   const ours = 1 / median(ourTimes);
   rows.push({ what, unit: "ops/s", raw, ours, higherIsBetter: true });
+  rows.push({
+    what: `${what}, CPU of this process`,
+    unit: "µs/op",
+    raw: cpu.raw / ops,
+    ours: cpu.ours / ops,
+    higherIsBetter: false,
+  });
   const total = (times: number[]) => (times.length / times.reduce((a, b) => a + b, 0)).toFixed(0);
   console.error(
     `  ${what}: median slice raw ${raw.toFixed(0)}, ours ${ours.toFixed(0)} ops/s; mean raw ${
@@ -357,7 +375,9 @@ await Promise.all(
 );
 
 const format = (n: number, unit: string) =>
-  unit === "ms" ? n.toFixed(3) : Math.round(n).toLocaleString("en-US");
+  unit === "ms" || unit === "µs/op"
+    ? n.toFixed(unit === "ms" ? 3 : 1)
+    : Math.round(n).toLocaleString("en-US");
 console.log(
   `Hazelcast ${MEMBER}, Deno ${Deno.version.deno}, hazelcast-client 5.7.0; ${OPS} store ops per sequential case, ${
     OPS * CONCURRENT_OPS_FACTOR
