@@ -8,9 +8,9 @@
  * deno run -A scripts/bench/hazelcast.ts [ops=20000] [events=20000] [member=127.0.0.1:15701]
  * ```
  *
- * Store cases interleave raw and ours in slices of about 2,500 operations, at least 20 (alternating
+ * Store cases interleave raw and ours in slices of about 5,000 operations, at least 20 (alternating
  * which goes first), and report each side's median slice (the mean is printed on stderr) and the
- * CPU time this process spent per operation on each side; the concurrent cases run five times as
+ * CPU time this process spent per operation on each side; the concurrent cases run ten times as
  * many operations as the sequential ones. Topic cases
  * run `BENCH_ROUNDS` times (3 by default), raw and ours alternating, and keep the better run of
  * each. The machine may be shared: compare within one run, not across runs.
@@ -37,9 +37,9 @@ const MEMBER = Deno.args[2] ?? "127.0.0.1:15701";
 const LATENCY_SAMPLES = 1_000;
 const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 3);
 /** Ops of one slice: short enough that both sides see the same machine load. */
-const SLICE_OPS = 2_500;
+const SLICE_OPS = 5_000;
 /** Concurrent cases run this many times `OPS`: they are fast, and noisy when short. */
-const CONCURRENT_OPS_FACTOR = 5;
+const CONCURRENT_OPS_FACTOR = 10;
 const CONCURRENCY = 64;
 const WINDOW = 256;
 const PREFIX = `bench-${crypto.randomUUID().slice(0, 8)}`;

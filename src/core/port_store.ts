@@ -38,6 +38,10 @@ export interface HashPort {
 
 function nothing(): void {}
 
+function decodeStored(text: string | undefined): StoreValue | undefined {
+  return text === undefined ? undefined : decodeValue(text);
+}
+
 /** A session {@linkcode Store} over a {@linkcode HashPort}. */
 export class PortStore implements Store {
   /** The session this store belongs to. */
@@ -71,17 +75,18 @@ export class PortStore implements Store {
     return this.#destroyed !== undefined;
   }
 
-  /** Checks the store and the key, then starts `operation` and counts it until it settles. */
-  #run<T>(key: string, operation: (key: string) => Promise<T>): Promise<T> {
+  /** A rejection when the store is destroyed or `key` is not a valid key; else `undefined`. */
+  #refusal(key: string): Promise<never> | undefined {
     try {
       if (this.#destroyed) throw new StoreDestroyedError(this.sessionId);
       assertName("key", key);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#count(operation(key));
+    return undefined;
   }
 
+  /** Counts an operation until it settles, for `destroy()`. */
   #count<T>(result: Promise<T>): Promise<T> {
     this.#inFlight++;
     result.then(this.#settled, this.#settled);
@@ -108,24 +113,21 @@ export class PortStore implements Store {
 
   /** {@inheritDoc Store.get} */
   get<T extends StoreValue = StoreValue>(key: string): Promise<T | undefined> {
-    return this.#run(
-      key,
-      (key) =>
-        this.#port.get(key).then((text) => text === undefined ? undefined : decodeValue(text) as T),
-    );
+    return this.#refusal(key) ??
+      this.#count(this.#port.get(key).then(decodeStored) as Promise<T | undefined>);
   }
 
   /** {@inheritDoc Store.has} */
   has(key: string): Promise<boolean> {
-    return this.#run(key, (key) => this.#port.has(key));
+    return this.#refusal(key) ?? this.#count(this.#port.has(key));
   }
 
   /** {@inheritDoc Store.del} */
   del(key: string): Promise<void> {
-    return this.#run(
-      key,
-      (key) => this.#port.discard ? this.#port.discard(key) : this.#port.delete(key).then(nothing),
-    );
+    return this.#refusal(key) ??
+      this.#count(
+        this.#port.discard ? this.#port.discard(key) : this.#port.delete(key).then(nothing),
+      );
   }
 
   /** {@inheritDoc Store.destroy} */
