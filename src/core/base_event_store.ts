@@ -361,9 +361,14 @@ export abstract class BaseEventStore implements EventStore {
   #receive(channel: string, bytes: Uint8Array, offset: string | undefined): void {
     if (this.#closed) return;
     if (offset !== undefined) this.#lastOffsets.set(channel, offset);
+    // Node's Buffer (what node-redis, nats.js and the Kafka clients hand out) would make decoded
+    // binary values Buffers too: decode a plain view of the same memory.
+    const plain = bytes.constructor === Uint8Array
+      ? bytes
+      : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     let decoded: unknown;
     try {
-      decoded = this.codec.decode(bytes);
+      decoded = this.codec.decode(plain);
     } catch (error) {
       this.report(
         new TypeError(

@@ -164,11 +164,10 @@ export class ChannelReader {
     // After a restart the client may hand back records already delivered: skip them.
     if (expected !== undefined && message.offset < expected) return;
     this.#next.set(message.partition, message.offset + 1n);
-    const value = message.value;
-    const bytes = value
-      ? new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
-      : new Uint8Array(0);
-    this.#sink.record(bytes, formatOffset(message.partition, message.offset));
+    this.#sink.record(
+      message.value ?? new Uint8Array(0),
+      formatOffset(message.partition, message.offset),
+    );
   }
 
   #scheduleRestart(): void {

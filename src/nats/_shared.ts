@@ -90,16 +90,6 @@ export function positiveInteger(name: string, value: number | undefined, fallbac
   return resolved;
 }
 
-/**
- * A plain `Uint8Array` view of received bytes: the TCP transport hands out Node `Buffer`s, and
- * decoders return views of their input, so binary payloads would arrive as `Buffer`s otherwise.
- */
-export function plainBytes(data: Uint8Array): Uint8Array {
-  return data.constructor === Uint8Array
-    ? data
-    : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-}
-
 /** A promise with its settle functions (`Promise.withResolvers` is missing on Node 20). */
 export interface Deferred<T> {
   /** The promise. */

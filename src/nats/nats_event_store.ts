@@ -27,7 +27,6 @@ import {
   backendError,
   type Deferred,
   deferred,
-  plainBytes,
   positiveInteger,
   resolveMaxMessageBytes,
   subjectOf,
@@ -162,7 +161,7 @@ class NatsCoreTransport implements EventTransport {
       sub = this.#nc.subscribe(subject, {
         callback: (error, msg) => {
           if (error) sink.error(backendError(`subscription to ${subject} failed`, error));
-          else sink.record(plainBytes(msg.data));
+          else sink.record(msg.data);
         },
       });
     } catch (error) {

@@ -39,7 +39,6 @@ import {
   assertUsable,
   BACKEND,
   backendError,
-  plainBytes,
   positiveInteger,
   resolveMaxMessageBytes,
   streamNameOf,
@@ -254,7 +253,7 @@ class JetStreamTransport implements EventTransport {
         // Also the retry interval of the consumer's recovery after a reconnect (nats.js backs off
         // by `expires`): short, so a restarted server is read again within seconds.
         expires: PULL_EXPIRES_MS,
-        callback: (msg) => sink.record(plainBytes(msg.data), String(msg.seq)),
+        callback: (msg) => sink.record(msg.data, String(msg.seq)),
       });
       entry = { consumer, messages };
     } catch (error) {

@@ -35,7 +35,7 @@ export function commandError(
   if (error instanceof BackendError) return error;
   const full = error instanceof Error ? error.message : String(error);
   const message = full.length > 300 ? `${full.slice(0, 300)}...` : full;
-  const [name = "command", key] = args.map((arg) =>
+  const [name = "command", key] = args.slice(0, 2).map((arg) =>
     typeof arg === "string" ? arg : `<${arg.byteLength} bytes>`
   );
   const shownKey = key === undefined ? "" : ` ${JSON.stringify(key.slice(0, 80))}`;

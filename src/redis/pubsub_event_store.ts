@@ -99,8 +99,8 @@ class PubSubTransport implements EventTransport {
  * Cluster events over Redis Pub/Sub (TCP): at-most-once, lowest latency. One channel per event
  * type (`<prefix>:<TYPE>`) in `MULTI_CHANNEL` mode, `<prefix>:all` in `SINGLE_CHANNEL` mode.
  * Subscriptions live on one dedicated connection that resubscribes by itself after a reconnect;
- * messages published while it is disconnected are lost (that is Pub/Sub). Records travel as
- * base64 text of the codec bytes, so REST clients can publish to the same channels.
+ * messages published while it is disconnected are lost (that is Pub/Sub). Records travel as the
+ * codec's bytes, unencoded.
  *
  * Over `@upstash/redis` (REST) this store is not offered: that client's subscribe gives no signal
  * when the server-sent-event stream ends or fails (so a dropped subscription could never be

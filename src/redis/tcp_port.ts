@@ -13,6 +13,7 @@ import {
   replyNumber,
 } from "./command_port.ts";
 import { commandError, connectionError } from "./_errors.ts";
+import { asBuffer } from "./_wire.ts";
 
 /** node-redis command options this module uses. */
 export interface NodeRedisCommandOptions {
@@ -81,22 +82,6 @@ export function isNodeRedisClient(value: unknown): value is NodeRedisClient {
   return typeof candidate === "object" && candidate !== null &&
     typeof candidate.sendCommand === "function" && typeof candidate.duplicate === "function" &&
     typeof candidate.connect === "function";
-}
-
-interface BufferConstructor {
-  from(buffer: ArrayBufferLike, byteOffset: number, length: number): Uint8Array;
-}
-
-/**
- * A `Buffer` view of `bytes` (no copy): node-redis sends binary arguments only as `Buffer`s. Node,
- * Bun and Deno all have the global `Buffer` wherever node-redis runs.
- */
-function asBuffer(bytes: Uint8Array): Uint8Array {
-  const NodeBuffer = (globalThis as { Buffer?: BufferConstructor }).Buffer;
-  if (!NodeBuffer) {
-    throw new TypeError("binary Redis arguments need the global Buffer of Node, Bun or Deno");
-  }
-  return NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** Copy on write: an array already in RESP2 shape (the usual case) is returned as it is. */
@@ -190,14 +175,7 @@ class NodeRedisConnection implements DedicatedConnection {
   subscribe(channel: string, listener: (message: Uint8Array) => void): Promise<void> {
     return this.#guard(
       ["SUBSCRIBE", channel],
-      () =>
-        this.#client.subscribe(
-          channel,
-          // A plain view of the Buffer, so decoded binary values are plain Uint8Arrays too.
-          (message) =>
-            listener(new Uint8Array(message.buffer, message.byteOffset, message.byteLength)),
-          true,
-        ),
+      () => this.#client.subscribe(channel, (message) => listener(message), true),
     );
   }
 
