@@ -12,7 +12,7 @@
  *   publish-call to listener, per message.
  *
  * ```sh
- * deno run -A scripts/bench/redis.ts [tcpOps=20000] [restOps=4000] [events=10000]
+ * deno run -A scripts/bench/redis.ts [tcpOps=20000] [restOps=4000] [tcpEvents=40000] [restEvents=2500]
  * ```
  *
  * Store cases interleave raw and ours in 20 slices each (alternating which goes first) and sum
@@ -37,7 +37,8 @@ import { UPSTASH_PORT, UPSTASH_TOKEN } from "../services/upstash_rest.ts";
 
 const TCP_OPS = Number(Deno.args[0] ?? 20_000);
 const REST_OPS = Number(Deno.args[1] ?? 4_000);
-const EVENTS = Number(Deno.args[2] ?? 10_000);
+const TCP_EVENTS = Number(Deno.args[2] ?? 40_000);
+const REST_EVENTS = Number(Deno.args[3] ?? 2_500);
 const CONCURRENCY = 64;
 const SLICES = 20;
 const ROUNDS = 5;
@@ -337,30 +338,30 @@ async function eventBench(): Promise<void> {
     [
       "TCP",
       "Pub/Sub events",
-      () => rawPubSubRun(tcp, EVENTS),
+      () => rawPubSubRun(tcp, TCP_EVENTS),
       () =>
         oursRun(
-          EVENTS,
+          TCP_EVENTS,
           (nodeId, prefix) => new RedisPubSubEventStore({ client: asNode, nodeId, prefix }),
         ),
     ],
     [
       "TCP",
       "Streams events",
-      () => rawTcpStreamRun(tcp, EVENTS),
+      () => rawTcpStreamRun(tcp, TCP_EVENTS),
       () =>
         oursRun(
-          EVENTS,
+          TCP_EVENTS,
           (nodeId, prefix) => new RedisStreamEventStore({ client: asNode, nodeId, prefix }),
         ),
     ],
     [
       "REST",
       "Streams events",
-      () => rawRestStreamRun(rest, Math.ceil(EVENTS / 4)),
+      () => rawRestStreamRun(rest, REST_EVENTS),
       () =>
         oursRun(
-          Math.ceil(EVENTS / 4),
+          REST_EVENTS,
           (nodeId, prefix) =>
             new RedisStreamEventStore({ client: rest, nodeId, prefix, pollIntervalMs: POLL_MS }),
         ),
@@ -393,9 +394,7 @@ function format(value: number): string {
 }
 
 console.log(
-  `Redis benchmark: ${TCP_OPS} TCP / ${REST_OPS} REST store ops, ${EVENTS} TCP / ${
-    Math.ceil(EVENTS / 4)
-  } REST events, concurrency ${CONCURRENCY}, Redis ${REDIS_URL}, REST ${REST_URL}`,
+  `Redis benchmark: ${TCP_OPS} TCP / ${REST_OPS} REST store ops, ${TCP_EVENTS} TCP / ${REST_EVENTS} REST events, concurrency ${CONCURRENCY}, Redis ${REDIS_URL}, REST ${REST_URL}`,
 );
 await storeBench("tcp", TCP_OPS);
 await storeBench("rest", REST_OPS);

@@ -7,7 +7,13 @@
  * @module
  */
 
-import { type Codec, msgpackCodec } from "./codec.ts";
+import {
+  type Codec,
+  msgpackCodec,
+  recordByteLength,
+  recordBytes,
+  type WireRecord,
+} from "./codec.ts";
 import type {
   EventErrorContext,
   EventErrorHandler,
@@ -17,6 +23,7 @@ import type {
   SubscribeOptions,
 } from "./contracts.ts";
 import { describeValue, EventStoreClosedError } from "./errors.ts";
+import { hybridCodec } from "./hybrid_codec.ts";
 import { type EventStoreKind, EventStoreMode, PublishMode } from "./event_types.ts";
 import {
   type EventMessage,
@@ -38,16 +45,25 @@ export const DEFAULT_PREFIX = "socketio4ts";
 
 /** Called by a transport for each record received on an open channel, in channel order. */
 export interface ChannelSink {
-  /** One record's bytes, with its backend offset on reliable kinds. */
-  record(bytes: Uint8Array, offset?: string): void;
+  /**
+   * One record (text only from a transport that {@linkcode EventTransport.carriesText}), with
+   * its backend offset on reliable kinds.
+   */
+  record(record: WireRecord, offset?: string): void;
   /** A transport-level problem that did not end the subscription (reported to `onError`). */
   error(error: Error): void;
 }
 
 /** Byte-level I/O on logical channels; what an event backend supplies. */
 export interface EventTransport {
+  /**
+   * Whether the transport carries text records as text. Then `send` gets text from codecs that
+   * write it, and the default codec is {@linkcode hybridCodec}; otherwise text is sent as its
+   * UTF-8 bytes, and the default codec is {@linkcode msgpackCodec}.
+   */
+  readonly carriesText?: boolean;
   /** Sends one record; resolves once the backend accepted it (or rejects). */
-  send(channel: string, bytes: Uint8Array): Promise<PublishResult>;
+  send(channel: string, record: WireRecord): Promise<PublishResult>;
   /**
    * Starts receiving a channel; resolves once the subscription is active, so that any record
    * sent after that is received. `fromOffset` (reliable kinds) resumes after that offset.
@@ -67,7 +83,11 @@ export interface EventStoreOptions {
   readonly mode?: EventStoreMode;
   /** Prefix of every channel name, so applications can share a broker; `socketio4ts` by default. */
   readonly prefix?: string;
-  /** Wire codec; MessagePack by default. */
+  /**
+   * Wire codec; by default {@linkcode hybridCodec} where the backend carries text natively
+   * (Redis, memory) and {@linkcode msgpackCodec} elsewhere. Every node of a cluster must use the
+   * same codec.
+   */
   readonly codec?: Codec;
   /** Registry that validates messages; the default registry by default. */
   readonly registry?: MessageRegistry;
@@ -125,6 +145,8 @@ export abstract class BaseEventStore implements EventStore {
   readonly publishMode: PublishMode;
   /** Wire codec. */
   readonly codec: Codec;
+  /** Whether text records go to the transport as text. */
+  readonly #sendsText: boolean;
   /** Largest encoded message accepted by `publish`. */
   readonly maxMessageBytes: number;
 
@@ -170,7 +192,8 @@ export abstract class BaseEventStore implements EventStore {
     this.prefix = prefix;
     this.kind = traits.kind;
     this.publishMode = traits.publishMode;
-    this.codec = options.codec ?? msgpackCodec;
+    this.codec = options.codec ?? (transport.carriesText ? hybridCodec : msgpackCodec);
+    this.#sendsText = transport.carriesText === true;
     this.maxMessageBytes = maxMessageBytes;
     this.#transport = transport;
     this.#registry = options.registry ?? messageRegistry;
@@ -201,7 +224,7 @@ export abstract class BaseEventStore implements EventStore {
 
   /** {@inheritDoc EventStore.publish} */
   publish<T extends EventTypeName>(type: T, payload: EventPayload<T>): Promise<PublishResult> {
-    let bytes: Uint8Array;
+    let record: WireRecord;
     try {
       if (this.#closed) throw new EventStoreClosedError(this.nodeId, `publish(${String(type)})`);
       if (typeof payload !== "object" || payload === null) {
@@ -222,16 +245,18 @@ export abstract class BaseEventStore implements EventStore {
       }
       // Checks the type too.
       this.#registry.validate(message);
-      bytes = this.codec.encode(message);
-      if (bytes.byteLength > this.maxMessageBytes) {
+      record = this.codec.encode(message);
+      const size = recordByteLength(record, this.maxMessageBytes);
+      if (size > this.maxMessageBytes) {
         throw new RangeError(
-          `${type} message encodes to ${bytes.byteLength} bytes, over maxMessageBytes (${this.maxMessageBytes}); nothing was sent`,
+          `${type} message encodes to ${size} bytes, over maxMessageBytes (${this.maxMessageBytes}); nothing was sent`,
         );
       }
+      if (typeof record === "string" && !this.#sendsText) record = recordBytes(record);
     } catch (error) {
       return Promise.reject(error);
     }
-    const sent = this.#transport.send(this.channelOf(type), bytes);
+    const sent = this.#transport.send(this.channelOf(type), record);
     // Transports that confirm a tick's publishes together return one promise for all of them:
     // it is watched once.
     if (sent !== this.#lastSent) {
@@ -351,28 +376,33 @@ export abstract class BaseEventStore implements EventStore {
     }
   }
 
+  /** What the codec can take: text only if it reads text, bytes as a plain `Uint8Array`. */
+  #decodable(record: WireRecord): WireRecord {
+    if (typeof record === "string") return this.codec.text ? record : recordBytes(record);
+    // Node's Buffer (what node-redis, nats.js and the Kafka clients hand out) would make decoded
+    // binary values Buffers too: decode a plain view of the same memory.
+    return record.constructor === Uint8Array
+      ? record
+      : new Uint8Array(record.buffer, record.byteOffset, record.byteLength);
+  }
+
   #sinkFor(channel: string): ChannelSink {
     return {
-      record: (bytes, offset) => this.#receive(channel, bytes, offset),
+      record: (record, offset) => this.#receive(channel, record, offset),
       error: (error) => this.report(error, { stage: "transport", channel }),
     };
   }
 
-  #receive(channel: string, bytes: Uint8Array, offset: string | undefined): void {
+  #receive(channel: string, record: WireRecord, offset: string | undefined): void {
     if (this.#closed) return;
     if (offset !== undefined) this.#lastOffsets.set(channel, offset);
-    // Node's Buffer (what node-redis, nats.js and the Kafka clients hand out) would make decoded
-    // binary values Buffers too: decode a plain view of the same memory.
-    const plain = bytes.constructor === Uint8Array
-      ? bytes
-      : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     let decoded: unknown;
     try {
-      decoded = this.codec.decode(plain);
+      decoded = this.codec.decode(this.#decodable(record));
     } catch (error) {
       this.report(
         new TypeError(
-          `undecodable ${this.codec.name} record of ${bytes.byteLength} bytes skipped`,
+          `undecodable ${this.codec.name} record of ${recordByteLength(record)} bytes skipped`,
           { cause: error },
         ),
         { stage: "decode", ...where(channel, offset) },

@@ -1,7 +1,14 @@
 /**
- * Codecs turn event messages into bytes on the wire and back. The default,
- * {@linkcode msgpackCodec}, is binary-safe and compact; {@linkcode jsonCodec} is for interop and
- * debugging (bytes travel as `{"$bin":"<base64>"}`).
+ * Codecs turn event messages into records on the wire and back. A record is bytes, or text where
+ * the codec writes text ({@linkcode Codec.text}). Three codecs ship:
+ *
+ * - {@linkcode msgpackCodec}: MessagePack bytes, binary-safe and compact; the default on
+ *   transports that carry bytes (NATS, Kafka, Hazelcast);
+ * - {@linkcode hybridCodec}: JSON text for messages JSON carries exactly, MessagePack bytes for the
+ *   others (binary values, for instance); the default on transports that carry text natively
+ *   (Redis, memory), where text costs less than bytes;
+ * - {@linkcode jsonCodec}: JSON text for everything, bytes as `{"$bin":"<base64>"}`; for interop
+ *   and debugging.
  *
  * @module
  */
@@ -10,26 +17,71 @@ import { Decoder, Encoder } from "@msgpack/msgpack";
 import { copyBytes } from "./byte_slab.ts";
 import { fromTaggedJson, toTaggedJson } from "./values.ts";
 
-/** Encodes messages to bytes and decodes bytes back to (unvalidated) values. */
+/** One encoded message: bytes, or text from a codec that writes text. */
+export type WireRecord = Uint8Array | string;
+
+/** Encodes messages to records and decodes records back to (unvalidated) values. */
 export interface Codec {
   /** Short name, e.g. `msgpack` or `json`. */
   readonly name: string;
   /**
-   * Encodes one message.
+   * Whether `encode` may return text, and `decode` accepts it. A codec without it gets bytes
+   * only: text that arrives anyway is handed over as its UTF-8 bytes. Either way `decode` must
+   * accept the UTF-8 bytes of any text `encode` returns, since transports that carry only bytes
+   * send text that way.
+   */
+  readonly text?: boolean;
+  /**
+   * Encodes one message. Text must be well-formed UTF-16 (no lone surrogates).
    *
    * @throws {TypeError} when the message holds something the codec cannot carry.
    */
-  encode(message: Readonly<Record<string, unknown>>): Uint8Array;
+  encode(message: Readonly<Record<string, unknown>>): WireRecord;
   /**
-   * Decodes bytes; the result is validated by the event store before any listener sees it.
+   * Decodes a record; the result is validated by the event store before any listener sees it.
    *
-   * @throws {Error} when the bytes are not a valid encoding.
+   * @throws {Error} when the record is not a valid encoding.
    */
-  decode(bytes: Uint8Array): unknown;
+  decode(record: WireRecord): unknown;
+}
+
+/** A codec that always writes bytes, such as {@linkcode msgpackCodec}. */
+export interface BytesCodec extends Codec {
+  /** Encodes one message to bytes. */
+  encode(message: Readonly<Record<string, unknown>>): Uint8Array;
+}
+
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** The UTF-8 bytes of a text record; bytes are returned as they are. */
+export function recordBytes(record: WireRecord): Uint8Array {
+  return typeof record === "string" ? utf8Encoder.encode(record) : record;
+}
+
+/** Text of UTF-8 bytes; throws a `TypeError` on bytes that are not valid UTF-8. */
+export function utf8Text(bytes: Uint8Array): string {
+  return utf8Decoder.decode(bytes);
+}
+
+/**
+ * Size of a record on the wire in bytes (text as UTF-8). When `limit` is given, text that cannot
+ * exceed it (at most 3 bytes per UTF-16 unit) is not measured and its length is returned.
+ */
+export function recordByteLength(record: WireRecord, limit = 0): number {
+  if (typeof record !== "string") return record.byteLength;
+  if (record.length * 3 <= limit) return record.length;
+  let bytes = record.length;
+  for (let index = 0; index < record.length; index++) {
+    const unit = record.charCodeAt(index);
+    if (unit >= 0x800 && (unit < 0xd800 || unit > 0xdfff)) bytes += 2;
+    else if (unit >= 0x80) bytes += 1; // two-byte characters, and each half of a surrogate pair
+  }
+  return bytes;
 }
 
 /** Creates a MessagePack codec (`Uint8Array` travels as MessagePack `bin`). */
-export function createMsgpackCodec(): Codec {
+export function createMsgpackCodec(): BytesCodec {
   const encoder = new Encoder({ ignoreUndefined: true });
   const decoder = new Decoder();
   return {
@@ -45,29 +97,28 @@ export function createMsgpackCodec(): Codec {
         );
       }
     },
-    decode(bytes) {
-      return decoder.decode(bytes);
+    decode(record) {
+      return decoder.decode(recordBytes(record));
     },
   };
 }
 
-/** Creates a JSON codec (UTF-8 JSON; bytes as `{"$bin":"<base64>"}`). */
+/** Creates a JSON codec (JSON text; bytes as `{"$bin":"<base64>"}`). */
 export function createJsonCodec(): Codec {
-  const textEncoder = new TextEncoder();
-  const textDecoder = new TextDecoder("utf-8", { fatal: true });
   return {
     name: "json",
+    text: true,
     encode(message) {
-      return textEncoder.encode(JSON.stringify(toTaggedJson(message)));
+      return JSON.stringify(toTaggedJson(message));
     },
-    decode(bytes) {
-      return fromTaggedJson(JSON.parse(textDecoder.decode(bytes)));
+    decode(record) {
+      return fromTaggedJson(JSON.parse(typeof record === "string" ? record : utf8Text(record)));
     },
   };
 }
 
-/** The default codec: MessagePack. */
-export const msgpackCodec: Codec = createMsgpackCodec();
+/** MessagePack codec, the default on transports that carry bytes. */
+export const msgpackCodec: BytesCodec = createMsgpackCodec();
 
 /** JSON codec for interop and debugging. */
 export const jsonCodec: Codec = createJsonCodec();

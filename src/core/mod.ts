@@ -9,6 +9,7 @@ export * from "./base64.ts";
 export * from "./base_event_store.ts";
 export * from "./base_factory.ts";
 export * from "./codec.ts";
+export * from "./hybrid_codec.ts";
 export * from "./contracts.ts";
 export * from "./errors.ts";
 export * from "./event_types.ts";

@@ -5,11 +5,11 @@
  * @module
  */
 
-import type { ChannelSink } from "../core/mod.ts";
+import type { ChannelSink, WireRecord } from "../core/mod.ts";
 
 interface Entry {
   readonly offset: number;
-  readonly bytes: Uint8Array;
+  readonly record: WireRecord;
 }
 
 interface Channel {
@@ -65,9 +65,9 @@ export class MemoryBus {
   }
 
   /** Appends a record to a channel and delivers it to every attached sink; returns its offset. */
-  publish(name: string, bytes: Uint8Array): string {
+  publish(name: string, record: WireRecord): string {
     const channel = this.#channel(name);
-    const entry = { offset: channel.next++, bytes };
+    const entry = { offset: channel.next++, record };
     if (this.retain > 0) {
       channel.log.push(entry);
       if (channel.log.length > this.retain) channel.log.shift();
@@ -75,7 +75,7 @@ export class MemoryBus {
     const sinks = [...channel.sinks];
     queueMicrotask(() => {
       for (const sink of sinks) {
-        if (channel.sinks.has(sink)) sink.record(entry.bytes, String(entry.offset));
+        if (channel.sinks.has(sink)) sink.record(entry.record, String(entry.offset));
       }
     });
     return String(entry.offset);
@@ -100,7 +100,7 @@ export class MemoryBus {
       const replay = channel.log.filter((entry) => entry.offset > after);
       queueMicrotask(() => {
         for (const entry of replay) {
-          if (channel.sinks.has(sink)) sink.record(entry.bytes, String(entry.offset));
+          if (channel.sinks.has(sink)) sink.record(entry.record, String(entry.offset));
         }
       });
     }

@@ -13,6 +13,7 @@ import {
   PublishMode,
   type PublishResult,
   resolvePrefix,
+  type WireRecord,
 } from "../core/mod.ts";
 import { MemoryBus } from "./memory_bus.ts";
 
@@ -26,6 +27,8 @@ export interface MemoryEventStoreOptions extends EventStoreOptions {
 }
 
 class MemoryTransport implements EventTransport {
+  // Text needs no copy to stay unchanged, and costs less than bytes to make and read.
+  readonly carriesText = true;
   readonly #bus: MemoryBus;
   readonly #prefix: string;
   readonly #sinks = new Map<string, ChannelSink>();
@@ -39,8 +42,8 @@ class MemoryTransport implements EventTransport {
     return `${this.#prefix}:${channel}`;
   }
 
-  send(channel: string, bytes: Uint8Array): Promise<PublishResult> {
-    return Promise.resolve({ offset: this.#bus.publish(this.#name(channel), bytes) });
+  send(channel: string, record: WireRecord): Promise<PublishResult> {
+    return Promise.resolve({ offset: this.#bus.publish(this.#name(channel), record) });
   }
 
   open(channel: string, sink: ChannelSink, fromOffset?: string): Promise<void> {

@@ -19,10 +19,9 @@ export interface DedicatedConnection {
   send(args: readonly string[]): Promise<RedisReply>;
   /**
    * Subscribes to a Pub/Sub channel; resolves once Redis confirmed the subscription. Messages
-   * arrive as the bytes that were published. The connection resubscribes by itself after a
-   * reconnect.
+   * arrive as text (UTF-8). The connection resubscribes by itself after a reconnect.
    */
-  subscribe(channel: string, listener: (message: Uint8Array) => void): Promise<void>;
+  subscribe(channel: string, listener: (message: string) => void): Promise<void>;
   /** Unsubscribes from a channel. */
   unsubscribe(channel: string): Promise<void>;
   /** Registers a handler of connection-level errors (reconnects, socket failures). */
@@ -45,11 +44,6 @@ export interface RedisCommandPort {
    * on transports that cannot hold a connection (REST).
    */
   dedicated?(): Promise<DedicatedConnection>;
-  /**
-   * `PUBLISH`es bytes as they are (no text encoding); resolves with the number of subscribers
-   * that received them. Present where {@linkcode RedisCommandPort.dedicated} is (TCP).
-   */
-  publish?(channel: string, message: Uint8Array): Promise<number>;
   /** Releases what the port created; never closes the client the user passed in. */
   close(): Promise<void>;
 }

@@ -13,7 +13,9 @@ import {
   PublishMode,
   type PublishResult,
   resolvePrefix,
+  type WireRecord,
 } from "../core/mod.ts";
+import { fromWire, toWire } from "./_wire.ts";
 import type { DedicatedConnection, RedisCommandPort } from "./command_port.ts";
 import { pubSubChannel } from "./keys.ts";
 import { portFor, type RedisPortOptions } from "./ports.ts";
@@ -35,6 +37,7 @@ function unconfirmed(): PublishResult {
 }
 
 class PubSubTransport implements EventTransport {
+  readonly carriesText = true;
   readonly #port: RedisCommandPort;
   readonly #ownsPort: boolean;
   readonly #prefix: string;
@@ -47,8 +50,9 @@ class PubSubTransport implements EventTransport {
     this.#prefix = prefix;
   }
 
-  send(channel: string, bytes: Uint8Array): Promise<PublishResult> {
-    return this.#port.publish!(pubSubChannel(this.#prefix, channel), bytes).then(unconfirmed);
+  send(channel: string, record: WireRecord): Promise<PublishResult> {
+    return this.#port.send(["PUBLISH", pubSubChannel(this.#prefix, channel), toWire(record)])
+      .then(unconfirmed);
   }
 
   #connection(): Promise<DedicatedConnection> {
@@ -72,7 +76,7 @@ class PubSubTransport implements EventTransport {
     this.#sinks.set(channel, sink);
     try {
       await connection.subscribe(pubSubChannel(this.#prefix, channel), (message) => {
-        if (this.#sinks.get(channel) === sink) sink.record(message);
+        if (this.#sinks.get(channel) === sink) sink.record(fromWire(message));
       });
     } catch (error) {
       if (this.#sinks.get(channel) === sink) this.#sinks.delete(channel);
@@ -99,8 +103,8 @@ class PubSubTransport implements EventTransport {
  * Cluster events over Redis Pub/Sub (TCP): at-most-once, lowest latency. One channel per event
  * type (`<prefix>:<TYPE>`) in `MULTI_CHANNEL` mode, `<prefix>:all` in `SINGLE_CHANNEL` mode.
  * Subscriptions live on one dedicated connection that resubscribes by itself after a reconnect;
- * messages published while it is disconnected are lost (that is Pub/Sub). Records travel as the
- * codec's bytes, unencoded.
+ * messages published while it is disconnected are lost (that is Pub/Sub). Records travel as text:
+ * the default codec's JSON as it is, bytes as base64.
  *
  * Over `@upstash/redis` (REST) this store is not offered: that client's subscribe gives no signal
  * when the server-sent-event stream ends or fails (so a dropped subscription could never be
@@ -128,7 +132,7 @@ export class RedisPubSubEventStore extends BaseEventStore {
    */
   constructor(options: RedisPubSubEventStoreOptions) {
     const port = portFor(options?.client, options);
-    if (!port.dedicated || !port.publish) {
+    if (!port.dedicated) {
       throw new TypeError(
         "RedisPubSubEventStore needs a TCP client (node-redis): Pub/Sub over @upstash/redis cannot notice a dropped subscription; use RedisStreamEventStore over REST",
       );

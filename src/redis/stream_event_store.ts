@@ -14,6 +14,7 @@ import {
   PublishMode,
   type PublishResult,
   resolvePrefix,
+  type WireRecord,
 } from "../core/mod.ts";
 import { type RedisCommandPort, replyString } from "./command_port.ts";
 import { streamKey } from "./keys.ts";
@@ -63,6 +64,7 @@ function positiveInteger(name: string, value: number): number {
 }
 
 class StreamTransport implements EventTransport {
+  readonly carriesText = true;
   readonly #port: RedisCommandPort;
   readonly #ownsPort: boolean;
   readonly #prefix: string;
@@ -98,7 +100,7 @@ class StreamTransport implements EventTransport {
     this.#poller = read === "poll" ? new PollingReader(port, this.#settings) : undefined;
   }
 
-  async send(channel: string, bytes: Uint8Array): Promise<PublishResult> {
+  async send(channel: string, record: WireRecord): Promise<PublishResult> {
     const reply = await this.#port.send([
       "XADD",
       streamKey(this.#prefix, channel),
@@ -107,7 +109,7 @@ class StreamTransport implements EventTransport {
       this.#maxLen,
       "*",
       RECORD_FIELD,
-      toWire(bytes),
+      toWire(record),
     ]);
     const offset = replyString(reply);
     return offset === undefined ? {} : { offset };
@@ -155,8 +157,8 @@ class StreamTransport implements EventTransport {
  * Cluster events over Redis Streams: at-least-once, with offsets. Each channel is a stream
  * (`<prefix>:stream:<TYPE>` in `MULTI_CHANNEL` mode, `<prefix>:stream:all` in `SINGLE_CHANNEL`
  * mode) trimmed with `XADD ... MAXLEN ~ maxLen`; each entry has one field, `d`, holding the
- * codec bytes as base64 text (the same over TCP and REST). The stream id of each entry is the `offset` of
- * the delivered message and of the publish result; `subscribe(type, listener, { fromOffset })`
+ * record as text, the same over TCP and REST: the default codec's JSON as it is, bytes as base64.
+ * The stream id of each entry is the `offset` of the delivered message and of the publish result; `subscribe(type, listener, { fromOffset })`
  * delivers the entries after it. Over TCP each channel is read with a blocking `XREAD` on a
  * dedicated connection; over REST every channel is polled with one `XREAD`. After a reconnect,
  * reading goes on from the last delivered id, so every entry whose publish resolved is delivered

@@ -6,14 +6,8 @@
  * @module
  */
 
-import {
-  type DedicatedConnection,
-  type RedisCommandPort,
-  type RedisReply,
-  replyNumber,
-} from "./command_port.ts";
+import type { DedicatedConnection, RedisCommandPort, RedisReply } from "./command_port.ts";
 import { commandError, connectionError } from "./_errors.ts";
-import { asBuffer } from "./_wire.ts";
 
 /** node-redis command options this module uses. */
 export interface NodeRedisCommandOptions {
@@ -49,11 +43,10 @@ export interface NodeRedisClient {
   on(event: "error", listener: (error: Error) => void): unknown;
   /** Removes an event listener. */
   off?(event: "error", listener: (error: Error) => void): unknown;
-  /** Subscribes to a channel; with `bufferMode` the listener gets each message's bytes. */
+  /** Subscribes to a channel; the listener gets each message as text. */
   subscribe(
     channel: string,
-    listener: (message: Uint8Array, channel: Uint8Array) => unknown,
-    bufferMode: true,
+    listener: (message: string, channel: string) => unknown,
   ): Promise<void>;
   /** Unsubscribes from a channel. */
   unsubscribe(channel: string): Promise<void>;
@@ -172,10 +165,10 @@ class NodeRedisConnection implements DedicatedConnection {
     return normalize(await this.#guard(args, () => this.#client.sendCommand(args, UNLIMITED)));
   }
 
-  subscribe(channel: string, listener: (message: Uint8Array) => void): Promise<void> {
+  subscribe(channel: string, listener: (message: string) => void): Promise<void> {
     return this.#guard(
       ["SUBSCRIBE", channel],
-      () => this.#client.subscribe(channel, (message) => listener(message), true),
+      () => this.#client.subscribe(channel, (message) => listener(message)),
     );
   }
 
@@ -240,13 +233,13 @@ class NodeRedisPort implements RedisCommandPort {
     return this.#connecting;
   }
 
-  send(args: readonly (string | Uint8Array)[]): Promise<RedisReply> {
+  send(args: readonly string[]): Promise<RedisReply> {
     const connecting = this.#ready();
     if (connecting) return connecting.then(() => this.#send(args));
     return this.#send(args);
   }
 
-  #send(args: readonly (string | Uint8Array)[]): Promise<RedisReply> {
+  #send(args: readonly string[]): Promise<RedisReply> {
     return this.#client.sendCommand(args, this.#commandOptions).then(
       normalize,
       (error) => Promise.reject(commandError(args, this.#explain(error))),
@@ -265,10 +258,6 @@ class NodeRedisPort implements RedisCommandPort {
       }`,
       { cause: error },
     );
-  }
-
-  publish(channel: string, message: Uint8Array): Promise<number> {
-    return this.send(["PUBLISH", channel, asBuffer(message)]).then(replyNumber);
   }
 
   async dedicated(): Promise<DedicatedConnection> {

@@ -343,9 +343,22 @@ export function eventStoreSuite(options: EventStoreSuiteOptions): void {
       a.publish("DISPATCH", { namespace: "/", room: "huge", packet: new Uint8Array(limit + 1) }),
       (error: unknown) => error instanceof RangeError && /maxMessageBytes/.test(error.message),
     );
+    // Text is measured in UTF-8 bytes: "é" takes two.
+    const bigText = "é".repeat(Math.floor(size / 2));
+    await a.publish("DISPATCH", { namespace: "/", room: "big-text", packet: bigText });
+    await assert.rejects(
+      a.publish("DISPATCH", {
+        namespace: "/",
+        room: "huge-text",
+        packet: "é".repeat(Math.ceil(limit / 2) + 1),
+      }),
+      (error: unknown) => error instanceof RangeError && /maxMessageBytes/.test(error.message),
+    );
     await a.publish("DISPATCH", { namespace: "/", room: "after", packet: 1 });
-    await inbox.waitFor(2);
-    assert.deepStrictEqual(rooms(inbox.messages), ["big", "after"]);
+    await inbox.waitFor(3);
+    assert.deepStrictEqual(rooms(inbox.messages), ["big", "big-text", "after"]);
+    const text = inbox.messages[1]!;
+    assert.ok(text.type === "DISPATCH" && text.packet === bigText);
     const received = inbox.messages[0]!;
     assert.ok(received.type === "DISPATCH" && received.packet instanceof Uint8Array);
     assert.equal(received.packet.byteLength, size);
@@ -377,6 +390,42 @@ export function eventStoreSuite(options: EventStoreSuiteOptions): void {
     assert.deepStrictEqual(leave!.rooms, ["x", "y"]);
     assert.ok(dispatch!.type === "DISPATCH");
     assert.deepStrictEqual(dispatch!.packet, { $bin: "literal", b: new Uint8Array([7]) });
+  });
+
+  test("the default codec carries what JSON cannot: bytes, NaN, infinities, dates", async () => {
+    const prefix = randomPrefix();
+    const a = await node({ prefix, nodeId: "a" });
+    const b = await node({ prefix, nodeId: "b" });
+    const inbox = await new Inbox().listen(b, "DISPATCH");
+    const packet = {
+      text: "héllo 🌍",
+      bytes: new Uint8Array([0, 123, 255]),
+      numbers: [NaN, Infinity, -Infinity, 1.5],
+      at: new Date(1_700_000_000_000),
+    };
+    await a.publish("DISPATCH", { namespace: "/", room: "r", packet: { plain: [1, "two"] } });
+    await a.publish("DISPATCH", { namespace: "/", room: "r", packet });
+    const [plain, special] = await inbox.waitFor(2);
+    assert.ok(plain?.type === "DISPATCH" && special?.type === "DISPATCH");
+    assert.deepStrictEqual(plain.packet, { plain: [1, "two"] });
+    assert.deepStrictEqual(special.packet, packet);
+  });
+
+  test("a node on the default codec reads records of a node on the MessagePack codec", async () => {
+    const prefix = randomPrefix();
+    const writer = await node({ prefix, nodeId: "writer", codec: msgpackCodec });
+    const reader = await node({ prefix, nodeId: "reader" });
+    const inbox = await new Inbox().listen(reader, "JOIN", "DISPATCH");
+    await writer.publish("JOIN", join("from-msgpack"));
+    await writer.publish("DISPATCH", {
+      namespace: "/",
+      room: "r",
+      packet: { b: new Uint8Array([9]) },
+    });
+    const [joined, dispatched] = await inbox.waitFor(2);
+    assert.deepStrictEqual(rooms([joined!]), ["from-msgpack"]);
+    assert.ok(dispatched?.type === "DISPATCH");
+    assert.deepStrictEqual(dispatched.packet, { b: new Uint8Array([9]) });
   });
 
   test("shutdown() is idempotent; afterwards publish and subscribe reject clearly", async () => {

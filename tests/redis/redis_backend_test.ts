@@ -193,7 +193,94 @@ for (const transport of TRANSPORTS) {
       }
     },
   );
+  serviceTest(
+    both,
+    `RedisStreamEventStore (${label}): entries hold JSON text, or base64 when JSON cannot carry the message; foreign text is reported`,
+    async () => {
+      const p = testPrefix("wire");
+      const errors: string[] = [];
+      const a = streamStoreOn(transport, { prefix: p, nodeId: "a" });
+      const b = streamStoreOn(transport, {
+        prefix: p,
+        nodeId: "b",
+        onError: (error, context) => errors.push(`${context.stage}: ${error.message}`),
+      });
+      const raw = await rawClient();
+      try {
+        const inbox = await new Inbox().listen(b, "DISPATCH");
+        const plain = { namespace: "/", room: "r", packet: ["chat", { text: "héllo" }] };
+        const binary = { namespace: "/", room: "r", packet: new Uint8Array([0, 1, 255]) };
+        await a.publish("DISPATCH", plain);
+        await a.publish("DISPATCH", binary);
+        await inbox.waitFor(2);
+        await raw.xAdd(`${p}:stream:DISPATCH`, "*", { d: "not a record" });
+        await raw.xAdd(`${p}:stream:DISPATCH`, "*", { d: "{not json" });
+        await a.publish("DISPATCH", { ...plain, room: "after" });
+        const [first, second, after] = await inbox.waitFor(3);
+        assert.deepStrictEqual(first, {
+          type: "DISPATCH",
+          nodeId: "a",
+          ...plain,
+          offset: first!.offset,
+        });
+        assert.ok(second?.type === "DISPATCH");
+        assert.deepStrictEqual(second.packet, binary.packet);
+        assert.ok(after?.type === "DISPATCH" && after.room === "after");
+        const entries = (await raw.xRange(`${p}:stream:DISPATCH`, "-", "+") ?? []).map((entry) =>
+          entry.message.d!
+        );
+        assert.equal(entries[0], JSON.stringify({ type: "DISPATCH", nodeId: "a", ...plain }));
+        assert.match(entries[1]!, /^[A-Za-z0-9+/]+=*$/, "bytes travel as base64");
+        assert.equal(errors.length, 2, errors.join("\n"));
+        assert.ok(errors.every((line) => line.startsWith("decode: undecodable hybrid record")));
+      } finally {
+        await Promise.all([a.shutdown(), b.shutdown()]);
+        await dropPrefix(p);
+        closeClient(raw);
+      }
+    },
+  );
 }
+
+serviceTest(
+  redis,
+  "RedisPubSubEventStore publishes JSON text that any subscriber reads, and base64 for bytes",
+  async () => {
+    const p = testPrefix("pubsub-wire");
+    const raw = await rawClient();
+    const subscriber = raw.duplicate();
+    await subscriber.connect();
+    const store = new RedisPubSubEventStore({
+      client: raw as unknown as NodeRedisClient,
+      prefix: p,
+    });
+    try {
+      const seen: string[] = [];
+      await subscriber.subscribe(`${p}:JOIN`, (message) => void seen.push(message));
+      await store.publish("JOIN", { sessionId: "s", namespace: "/", room: "lobby" });
+      await store.publish(
+        "JOIN",
+        { sessionId: "s", namespace: "/", room: "lobby", extra: NaN } as never,
+      );
+      for (let waited = 0; seen.length < 2 && waited < 5_000; waited += 5) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      assert.equal(seen.length, 2, "both messages reach a plain subscriber");
+      assert.deepStrictEqual(JSON.parse(seen[0]!), {
+        type: "JOIN",
+        nodeId: store.nodeId,
+        sessionId: "s",
+        namespace: "/",
+        room: "lobby",
+      });
+      assert.match(seen[1]!, /^[A-Za-z0-9+/]+=*$/, "MessagePack bytes travel as base64");
+    } finally {
+      await store.shutdown();
+      subscriber.destroy();
+      closeClient(raw);
+    }
+  },
+);
 
 serviceTest(redis, "RedisPubSubEventStore refuses a REST client, naming the reason", () => {
   assert.throws(

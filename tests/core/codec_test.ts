@@ -1,0 +1,108 @@
+import assert from "node:assert/strict";
+import {
+  hybridCodec,
+  isJsonExact,
+  jsonCodec,
+  msgpackCodec,
+  recordByteLength,
+} from "../../src/core/mod.ts";
+
+const utf8 = new TextEncoder();
+
+/** Messages JSON carries exactly, and how a MessagePack round trip sees them. */
+const JSON_EXACT: Record<string, unknown>[] = [
+  { type: "JOIN", nodeId: "n", sessionId: "s", namespace: "/", room: "lobby" },
+  { type: "DISPATCH", packet: { data: ["chat", { text: "héllo 🌍", n: 1.5, ok: true }] } },
+  { type: "DISPATCH", packet: { skipped: undefined, list: [undefined, null, -0, 0] } },
+  { type: "DISPATCH", packet: Object.assign(Object.create(null), { bare: "prototype" }) },
+  { type: "DISPATCH", packet: { "$bin": "not bytes", "__proto__x": 1, "": "" } },
+];
+
+/** Messages JSON would change, which must travel as MessagePack. */
+const NOT_JSON_EXACT: Record<string, unknown>[] = [
+  { type: "DISPATCH", packet: new Uint8Array([0, 1, 254, 255]) },
+  { type: "DISPATCH", packet: { deep: [{ bytes: new Uint8Array([7]) }] } },
+  { type: "DISPATCH", packet: { n: NaN, up: Infinity, down: -Infinity } },
+  { type: "DISPATCH", packet: { at: new Date(1_700_000_000_000) } },
+];
+
+Deno.test("hybridCodec writes JSON text for messages JSON carries exactly", () => {
+  for (const message of JSON_EXACT) {
+    const record = hybridCodec.encode(message);
+    assert.equal(typeof record, "string", JSON.stringify(message));
+    assert.equal(record, JSON.stringify(message));
+    assert.ok(isJsonExact(message));
+  }
+});
+
+Deno.test("hybridCodec writes MessagePack bytes for messages JSON would change", () => {
+  for (const message of NOT_JSON_EXACT) {
+    const record = hybridCodec.encode(message);
+    assert.ok(record instanceof Uint8Array);
+    assert.notEqual(record[0], 0x7b, "MessagePack of a message never starts with {");
+    assert.deepStrictEqual(hybridCodec.decode(record), message);
+    assert.equal(isJsonExact(message), false);
+  }
+});
+
+Deno.test("a hybridCodec round trip equals a msgpackCodec round trip, from text or bytes", () => {
+  for (const message of [...JSON_EXACT, ...NOT_JSON_EXACT]) {
+    const expected = msgpackCodec.decode(msgpackCodec.encode(message));
+    const record = hybridCodec.encode(message);
+    assert.deepStrictEqual({ ...hybridCodec.decode(record) as object }, { ...expected as object });
+    // Transports that carry only bytes send the text as UTF-8.
+    const bytes = typeof record === "string" ? utf8.encode(record) : record;
+    assert.deepStrictEqual({ ...hybridCodec.decode(bytes) as object }, { ...expected as object });
+  }
+});
+
+Deno.test("hybridCodec reads what msgpackCodec wrote (nodes on either codec interoperate)", () => {
+  const message = { type: "LEAVE", nodeId: "n", sessionId: "s", namespace: "/", room: "r" };
+  assert.deepStrictEqual(hybridCodec.decode(msgpackCodec.encode(message)), message);
+});
+
+Deno.test("hybridCodec rejects what it cannot carry, and records that are neither format", () => {
+  const cyclic: Record<string, unknown> = { type: "DISPATCH" };
+  cyclic.packet = { back: cyclic };
+  assert.throws(() => hybridCodec.encode(cyclic), TypeError);
+  assert.throws(() => hybridCodec.encode({ type: "DISPATCH", packet: 1n }), TypeError);
+  assert.throws(() => hybridCodec.decode("{not json"), SyntaxError);
+  assert.throws(() => hybridCodec.decode(new Uint8Array([0x7b, 0xff, 0xfe])), TypeError);
+  assert.throws(() => hybridCodec.decode(new Uint8Array([0xc1])));
+});
+
+Deno.test("isJsonExact hands very deep nesting to MessagePack, which names the depth", () => {
+  let deep: unknown = "leaf";
+  for (let level = 0; level < 200; level++) deep = [deep];
+  assert.equal(isJsonExact(deep), false);
+  let shallow: unknown = "leaf";
+  for (let level = 0; level < 60; level++) shallow = { next: shallow };
+  assert.equal(isJsonExact(shallow), true);
+  assert.equal(isJsonExact(() => {}), false);
+  assert.equal(isJsonExact(Symbol("s")), false);
+  assert.equal(isJsonExact(new Map()), false);
+});
+
+Deno.test("jsonCodec writes text and reads it back from text or UTF-8 bytes", () => {
+  const message = { type: "DISPATCH", nodeId: "n", packet: { b: new Uint8Array([1, 2]), s: "é" } };
+  const record = jsonCodec.encode(message);
+  assert.equal(typeof record, "string");
+  assert.deepStrictEqual(jsonCodec.decode(record), message);
+  assert.deepStrictEqual(jsonCodec.decode(utf8.encode(record as string)), message);
+});
+
+Deno.test("msgpackCodec takes text as its UTF-8 bytes (and rejects JSON text)", () => {
+  assert.throws(() => msgpackCodec.decode('{"type":"JOIN"}'));
+  const bytes = msgpackCodec.encode({ type: "JOIN" });
+  assert.deepStrictEqual(msgpackCodec.decode(bytes), { type: "JOIN" });
+});
+
+Deno.test("recordByteLength counts text as UTF-8", () => {
+  for (const text of ["", "ascii", "é", "€uro", "🌍 and 🚀", "mixed é € 🌍 a"]) {
+    assert.equal(recordByteLength(text), utf8.encode(text).byteLength, text);
+  }
+  assert.equal(recordByteLength(new Uint8Array(7)), 7);
+  // Under a limit it cannot reach, text is not measured.
+  assert.equal(recordByteLength("€€", 100), 2);
+  assert.equal(recordByteLength("€€", 5), 6);
+});
