@@ -234,15 +234,10 @@ export abstract class BaseEventStore implements EventStore {
         );
       }
       // One copy of the payload with the envelope set by us (a caller's offset is dropped).
-      const message: Record<string, unknown> = { type, nodeId: this.nodeId };
-      for (const field in payload) {
-        if (
-          field !== "offset" && field !== "type" && field !== "nodeId" &&
-          Object.hasOwn(payload, field)
-        ) {
-          message[field] = (payload as unknown as Record<string, unknown>)[field];
-        }
-      }
+      const message: Record<string, unknown> = { type, nodeId: this.nodeId, ...payload };
+      message.type = type;
+      message.nodeId = this.nodeId;
+      if (message.offset !== undefined) delete message.offset;
       // Checks the type too.
       this.#registry.validate(message);
       record = this.codec.encode(message);

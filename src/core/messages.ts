@@ -226,7 +226,8 @@ export class MessageRegistry {
     if (!isRecord(raw)) {
       throw new MessageValidationError("", `expected an object, received ${describeValue(raw)}`);
     }
-    this.assertType(raw.type);
+    const validator = typeof raw.type === "string" ? this.#validators.get(raw.type) : undefined;
+    if (!validator) this.assertType(raw.type);
     expectString(raw, "nodeId");
     if (raw.offset !== undefined && typeof raw.offset !== "string") {
       throw new MessageValidationError(
@@ -234,7 +235,7 @@ export class MessageRegistry {
         `expected a string, received ${describeValue(raw.offset)}`,
       );
     }
-    this.#validators.get(raw.type)!(raw);
+    validator!(raw);
     return raw as unknown as EventMessage;
   }
 }

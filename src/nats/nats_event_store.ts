@@ -55,12 +55,6 @@ export interface NatsEventStoreOptions extends EventStoreOptions {
   readonly confirmPublish?: boolean;
 }
 
-interface Batch {
-  readonly subjects: string[];
-  readonly records: Uint8Array[];
-  readonly done: Deferred<PublishResult>;
-}
-
 const EMPTY_RESULT: PublishResult = Object.freeze({});
 const RESOLVED: Promise<PublishResult> = Promise.resolve(EMPTY_RESULT);
 
@@ -71,7 +65,8 @@ class NatsCoreTransport implements EventTransport {
   readonly #confirm: boolean;
   readonly #subs = new Map<string, Subscription>();
   readonly #subjects = new Map<string, string>();
-  #batch: Batch | undefined;
+  /** Confirmation shared by the publishes of the current tick, until its `PING` is written. */
+  #tick: Deferred<PublishResult> | undefined;
 
   constructor(nc: NatsConnection, prefix: string, timeoutMs: number, confirm: boolean) {
     this.#nc = nc;
@@ -101,39 +96,32 @@ class NatsCoreTransport implements EventTransport {
           : backendError(`could not publish to ${subject}`, error),
       );
     }
-    if (!this.#confirm) {
-      try {
-        nc.publish(subject, bytes);
-        return RESOLVED;
-      } catch (error) {
-        return Promise.reject(backendError(`could not publish to ${subject}`, error));
-      }
+    let tick = this.#tick;
+    // Queued before the first publish of the tick, so that it runs before nats.js's own write
+    // of the tick's publishes: the PING then goes out in the same write.
+    if (this.#confirm && !tick) {
+      tick = this.#tick = deferred<PublishResult>();
+      queueMicrotask(this.#confirmTick);
     }
-    let batch = this.#batch;
-    if (!batch) {
-      batch = this.#batch = { subjects: [], records: [], done: deferred<PublishResult>() };
-      queueMicrotask(() => this.#flushBatch());
+    try {
+      nc.publish(subject, bytes);
+    } catch (error) {
+      return Promise.reject(backendError(`could not publish to ${subject}`, error));
     }
-    batch.subjects.push(subject);
-    batch.records.push(bytes);
-    return batch.done.promise;
+    return tick ? tick.promise : RESOLVED;
   }
 
   /**
-   * Publishes the records of one tick and a `PING` in one write: the server answers `PONG` only
-   * after it has routed them, which confirms every publish of the batch (they share one promise).
-   * Writing the `PING` separately would cost a delayed-ACK round on some WebSocket stacks.
+   * Writes a `PING` after the publishes of one tick: the server answers `PONG` only after it has
+   * routed them, which confirms every publish of the tick (they share one promise). nats.js
+   * copies each publish into its outbound buffer at once, so nothing is held here until then.
    */
-  #flushBatch(): void {
-    const batch = this.#batch;
-    this.#batch = undefined;
-    if (!batch) return;
-    const { subjects, records, done } = batch;
+  readonly #confirmTick = (): void => {
+    const done = this.#tick;
+    this.#tick = undefined;
+    if (!done) return;
     let flushed: Promise<void>;
     try {
-      for (let index = 0; index < records.length; index++) {
-        this.#nc.publish(subjects[index]!, records[index]!);
-      }
       flushed = this.#nc.flush();
     } catch (error) {
       flushed = Promise.reject(error);
@@ -151,7 +139,7 @@ class NatsCoreTransport implements EventTransport {
         backendError("a publish was not confirmed by the NATS server (it may be lost)", error),
       );
     });
-  }
+  };
 
   async open(channel: string, sink: ChannelSink): Promise<void> {
     const subject = subjectOf(this.#prefix, channel);
