@@ -127,6 +127,10 @@ async function ourPair(): Promise<Pair> {
           resolve();
         }
       };
+      const failed = (error: unknown) => {
+        failure ??= error;
+        done();
+      };
       const below = (count: number) =>
         new Promise<void>((resolve) => {
           wakeBelow = count;
@@ -134,10 +138,7 @@ async function ourPair(): Promise<Pair> {
         });
       for (let index = from; index < to; index++) {
         inFlight++;
-        sender.publish("DISPATCH", payload(index)).then(done, (error) => {
-          failure ??= error;
-          done();
-        });
+        sender.publish("DISPATCH", payload(index)).then(done, failed);
         if (inFlight >= WINDOW) await below(WINDOW / 2);
       }
       if (inFlight > 0) await below(0);
