@@ -16,7 +16,7 @@ import {
   resolvePrefix,
   type WireRecord,
 } from "../core/mod.ts";
-import { type RedisCommandPort, replyString } from "./command_port.ts";
+import { type RedisCommandPort, type RedisReply, replyString } from "./command_port.ts";
 import { streamKey } from "./keys.ts";
 import { portFor, type RedisClientInput, type RedisPortOptions } from "./ports.ts";
 import {
@@ -63,6 +63,12 @@ function positiveInteger(name: string, value: number): number {
   return value;
 }
 
+/** The stream id `XADD` replied with, as the publish's offset. */
+function publishResult(reply: RedisReply): PublishResult {
+  const offset = replyString(reply);
+  return offset === undefined ? {} : { offset };
+}
+
 class StreamTransport implements EventTransport {
   readonly carriesText = true;
   readonly #port: RedisCommandPort;
@@ -71,6 +77,8 @@ class StreamTransport implements EventTransport {
   readonly #maxLen: string;
   readonly #settings: ReaderSettings;
   readonly #blocking = new Map<string, BlockingReader>();
+  /** Stream key of each channel, made once. */
+  readonly #keys = new Map<string, string>();
   readonly #poller: PollingReader | undefined;
 
   constructor(
@@ -100,19 +108,20 @@ class StreamTransport implements EventTransport {
     this.#poller = read === "poll" ? new PollingReader(port, this.#settings) : undefined;
   }
 
-  async send(channel: string, record: WireRecord): Promise<PublishResult> {
-    const reply = await this.#port.send([
+  send(channel: string, record: WireRecord): Promise<PublishResult> {
+    let key = this.#keys.get(channel);
+    if (key === undefined) this.#keys.set(channel, key = streamKey(this.#prefix, channel));
+    return this.#port.send([
       "XADD",
-      streamKey(this.#prefix, channel),
+      key,
       "MAXLEN",
       "~",
       this.#maxLen,
       "*",
       RECORD_FIELD,
       toWire(record),
-    ]);
-    const offset = replyString(reply);
-    return offset === undefined ? {} : { offset };
+    ])
+      .then(publishResult);
   }
 
   async open(channel: string, sink: ChannelSink, fromOffset?: string): Promise<void> {
