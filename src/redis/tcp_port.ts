@@ -7,6 +7,7 @@
  */
 
 import type { DedicatedConnection, RedisCommandPort, RedisReply } from "./command_port.ts";
+import { DeadlineWatch } from "./_deadlines.ts";
 import { commandError, connectionError } from "./_errors.ts";
 
 /** node-redis command options this module uses. */
@@ -200,9 +201,12 @@ class NodeRedisPort implements RedisCommandPort {
   readonly transport = "tcp" as const;
   readonly #client: NodeRedisClient;
   readonly #timeoutMs: number;
-  // node-redis (6.x) enforces the deadline itself: a command that gets no reply in time is
-  // rejected and, if still in the offline queue, withdrawn from it.
-  readonly #commandOptions: NodeRedisCommandOptions;
+  // While the client is ready, commands are timed by one shared watch; node-redis's own
+  // per-command timeout (an AbortSignal.timeout each) is switched off for them. A command sent
+  // while the client is not ready waits in node-redis's offline queue: it keeps node-redis's
+  // timeout, which also takes it out of the queue at the deadline, so it never runs late.
+  readonly #deadlines: DeadlineWatch;
+  readonly #offlineOptions: NodeRedisCommandOptions;
   readonly #dedicated = new Set<NodeRedisConnection>();
   readonly #onError = (error: Error) => {
     this.#lastError = error;
@@ -217,7 +221,8 @@ class NodeRedisPort implements RedisCommandPort {
     }
     this.#client = client;
     this.#timeoutMs = timeoutMs;
-    this.#commandOptions = { ...FLAT_MAPS, timeout: Math.ceil(timeoutMs) };
+    this.#deadlines = new DeadlineWatch(timeoutMs);
+    this.#offlineOptions = { ...FLAT_MAPS, timeout: Math.ceil(timeoutMs) };
     client.on("error", this.#onError);
   }
 
@@ -240,15 +245,24 @@ class NodeRedisPort implements RedisCommandPort {
   }
 
   #send(args: readonly string[]): Promise<RedisReply> {
-    return this.#client.sendCommand(args, this.#commandOptions).then(
+    const sent = this.#client.isReady
+      ? this.#deadlines.watch(this.#client.sendCommand(args, UNLIMITED), this.#timedOut)
+      : this.#client.sendCommand(args, this.#offlineOptions);
+    return sent.then(
       normalize,
       (error) => Promise.reject(commandError(args, this.#explain(error))),
     );
   }
 
+  readonly #timedOut = (): Error => this.#timeoutError();
+
   /** Says why a command timed out (node-redis's `TimeoutError` only says "Timeout"). */
   #explain(error: unknown): unknown {
     if (!(error instanceof Error) || error.constructor.name !== "TimeoutError") return error;
+    return this.#timeoutError(error);
+  }
+
+  #timeoutError(cause?: unknown): Error {
     const last = this.#client.isReady ? undefined : this.#lastError;
     return new Error(
       `no reply within ${this.#timeoutMs} ms (commandTimeoutMs); ${
@@ -256,7 +270,7 @@ class NodeRedisPort implements RedisCommandPort {
           ? `the client is not ready, its last error: ${last.message}`
           : "Redis may be unreachable"
       }`,
-      { cause: error },
+      cause === undefined ? undefined : { cause },
     );
   }
 

@@ -40,6 +40,7 @@ import {
   type SocketIoMessage,
   type SocketSelector,
 } from "./messages.ts";
+import { unrefTimer } from "../core/_timers.ts";
 
 /** Options of {@linkcode createAdapter}. */
 export interface StoreFactoryAdapterOptions {
@@ -125,15 +126,6 @@ function optionsOf(selector: SocketSelector, flags: Record<string, unknown> = {}
  */
 function batchOffset(offset: string, index: number): string {
   return index === 0 ? offset : `${offset}+${index}`;
-}
-
-/** Lets a timer not keep the process alive (Deno and Node timers alike). */
-function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
-  if (typeof timer === "number") {
-    (globalThis as { Deno?: { unrefTimer(id: number): void } }).Deno?.unrefTimer(timer);
-  } else {
-    (timer as { unref?: () => void }).unref?.();
-  }
 }
 
 /** Whether socket.io keeps a packet for recovery (events without ack, not volatile). */

@@ -148,6 +148,51 @@ serviceTest(
   },
 );
 
+serviceTest(
+  redis,
+  "a command to a Redis that stops answering on an open connection rejects after commandTimeoutMs, and the store goes on once Redis answers again (TCP)",
+  async () => {
+    const instance = await startRedis({ port: outOfTheWayPort() });
+    const client = tcpClient(instance.url);
+    const store = new RedisStreamEventStore({
+      client: client as unknown as NodeRedisClient,
+      commandTimeoutMs: 300,
+    });
+    const pid = instance.pid!;
+    try {
+      await store.publish("JOIN", { sessionId: "s", namespace: "/", room: "before" });
+      Deno.kill(pid, "SIGSTOP");
+      const started = Date.now();
+      await assert.rejects(
+        store.publish("JOIN", { sessionId: "s", namespace: "/", room: "while-silent" }),
+        (error: unknown) =>
+          error instanceof BackendError &&
+          /XADD .*no reply within 300 ms \(commandTimeoutMs\); Redis may be unreachable/.test(
+            error.message,
+          ),
+      );
+      const waited = Date.now() - started;
+      assert.ok(waited >= 300 && waited < 2_000, `rejected after ${waited} ms`);
+      Deno.kill(pid, "SIGCONT");
+      const { offset } = await store.publish("JOIN", {
+        sessionId: "s",
+        namespace: "/",
+        room: "after",
+      });
+      assert.match(offset ?? "", /^\d+-\d+$/);
+    } finally {
+      try {
+        Deno.kill(pid, "SIGCONT");
+      } catch {
+        // already gone
+      }
+      await store.shutdown();
+      closeClient(client);
+      await instance.stop();
+    }
+  },
+);
+
 Deno.test("the ./redis module imports no client library and no node: module at run time", async () => {
   const folder = new URL("../../src/redis/", import.meta.url);
   const runtimeImports: string[] = [];
