@@ -15,6 +15,9 @@
  * deno run -A scripts/bench/redis.ts [tcpOps=20000] [restOps=4000] [tcpEvents=40000] [restEvents=2500]
  * ```
  *
+ * The raw TCP client runs with node-redis's defaults, which time every command out after 5 s
+ * through an `AbortSignal.timeout` per command; ours keeps its deadline with one shared timer.
+ *
  * Store cases interleave raw and ours in 20 slices each (alternating which goes first) and sum
  * each side's time; event cases run 5 rounds, alternating which side goes first, and keep each
  * side's round of median throughput. The machine may be shared: compare within one run. The ratio is
