@@ -9,7 +9,7 @@
  * @module
  */
 
-import { Kafka, logLevel } from "kafkajs";
+import { Admin } from "@platformatic/kafka";
 import { ensureJars, type JarSet } from "./_maven.ts";
 import {
   ensureShared,
@@ -58,27 +58,27 @@ export function kafkaJars(): Promise<JarSet> {
 }
 
 /**
- * A real Kafka round trip: kafkajs' admin client connects (ApiVersions, Metadata) and lists the
- * topics. Resolves `true` when the broker answered within `timeoutMs`.
+ * A real Kafka round trip: the admin client of `@platformatic/kafka` (the client the Kafka backend
+ * uses) connects (ApiVersions, Metadata) and lists the topics. Resolves `true` when the broker
+ * answered within `timeoutMs`. (kafkajs 2.2.4 would print a `TimeoutNegativeWarning` on every
+ * probe, its open issue #1751.)
  */
 export async function probeKafka(port: number, host = HOST, timeoutMs = 3_000): Promise<boolean> {
-  const kafka = new Kafka({
+  const admin = new Admin({
     clientId: "socketio4ts-probe",
-    brokers: [`${host}:${port}`],
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: Math.min(1_000, timeoutMs),
-    requestTimeout: timeoutMs,
-    retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 200 },
+    bootstrapBrokers: [`${host}:${port}`],
+    connectTimeout: Math.min(1_000, timeoutMs),
+    timeout: timeoutMs,
+    retries: 1,
+    retryDelay: 100,
   });
-  const admin = kafka.admin();
   try {
-    await admin.connect();
     await admin.listTopics();
     return true;
   } catch {
     return false;
   } finally {
-    await admin.disconnect().catch(() => {});
+    await admin.close().catch(() => {});
   }
 }
 
