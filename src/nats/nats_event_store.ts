@@ -67,6 +67,8 @@ class NatsCoreTransport implements EventTransport {
   readonly #subjects = new Map<string, string>();
   /** Confirmation shared by the publishes of the current tick, until its `PING` is written. */
   #tick: Deferred<PublishResult> | undefined;
+  /** Whether the tick's confirmation is queued. */
+  #tickQueued = false;
 
   constructor(nc: NatsConnection, prefix: string, timeoutMs: number, confirm: boolean) {
     this.#nc = nc;
@@ -96,11 +98,10 @@ class NatsCoreTransport implements EventTransport {
           : backendError(`could not publish to ${subject}`, error),
       );
     }
-    let tick = this.#tick;
     // Queued before the first publish of the tick, so that it runs before nats.js's own write
     // of the tick's publishes: the PING then goes out in the same write.
-    if (this.#confirm && !tick) {
-      tick = this.#tick = deferred<PublishResult>();
+    if (this.#confirm && !this.#tickQueued) {
+      this.#tickQueued = true;
       queueMicrotask(this.#confirmTick);
     }
     try {
@@ -108,7 +109,9 @@ class NatsCoreTransport implements EventTransport {
     } catch (error) {
       return Promise.reject(backendError(`could not publish to ${subject}`, error));
     }
-    return tick ? tick.promise : RESOLVED;
+    // The confirmation exists only once a publish of the tick went through, so that it always
+    // has a caller to report to.
+    return this.#confirm ? (this.#tick ??= deferred<PublishResult>()).promise : RESOLVED;
   }
 
   /**
@@ -117,6 +120,7 @@ class NatsCoreTransport implements EventTransport {
    * copies each publish into its outbound buffer at once, so nothing is held here until then.
    */
   readonly #confirmTick = (): void => {
+    this.#tickQueued = false;
     const done = this.#tick;
     this.#tick = undefined;
     if (!done) return;
