@@ -14,7 +14,7 @@
  *   side saturates.
  *
  * ```sh
- * deno run -A scripts/bench/redis.ts [tcpOps=20000] [restOps=4000] [tcpEvents=40000] [restEvents=2500]
+ * deno run -A scripts/bench/redis.ts [tcpOps=20000] [restOps=12000] [tcpEvents=40000] [restEvents=2500]
  * ```
  *
  * The raw TCP client runs with node-redis's defaults, which time every command out after 5 s
@@ -42,7 +42,7 @@ import { REDIS_PORT } from "../services/redis.ts";
 import { UPSTASH_PORT, UPSTASH_TOKEN } from "../services/upstash_rest.ts";
 
 const TCP_OPS = Number(Deno.args[0] ?? 20_000);
-const REST_OPS = Number(Deno.args[1] ?? 4_000);
+const REST_OPS = Number(Deno.args[1] ?? 12_000);
 const TCP_EVENTS = Number(Deno.args[2] ?? 40_000);
 const REST_EVENTS = Number(Deno.args[3] ?? 2_500);
 const CONCURRENCY = 64;
