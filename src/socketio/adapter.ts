@@ -40,6 +40,7 @@ import {
   type SocketIoMessage,
   type SocketSelector,
 } from "./messages.ts";
+import { RecoveryLog } from "./recovery_log.ts";
 import { unrefTimer } from "../core/_timers.ts";
 
 /** Options of {@linkcode createAdapter}. */
@@ -93,19 +94,6 @@ export interface RecoveredSession {
   missedPackets: unknown[][];
 }
 
-interface LoggedPacket {
-  readonly offset: string;
-  readonly data: unknown[];
-  readonly rooms: ReadonlySet<string>;
-  readonly except: ReadonlySet<string>;
-  readonly at: number;
-}
-
-interface SavedSession {
-  readonly session: PersistedSession;
-  readonly at: number;
-}
-
 interface SioPacket {
   readonly type: number;
   readonly id?: number;
@@ -141,13 +129,9 @@ function recoverable(packet: unknown, flags: { volatile?: boolean } | undefined)
  */
 export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements RoutedAdapter {
   readonly #node: ClusterNode;
-  readonly #recoveryWaitMs: number;
-  readonly #recoveryLogSize: number;
+  readonly #recoveryLog: RecoveryLog;
   readonly #inFlight = new Set<Promise<unknown>>();
   readonly #storeIds = new Set<string>();
-  readonly #packets: LoggedPacket[] = [];
-  readonly #sessions = new Map<string, SavedSession>();
-  readonly #waiters = new Map<string, Set<() => void>>();
   readonly #coalesce: boolean;
   #pending: PendingBroadcast[] = [];
   #sequence = 0;
@@ -171,8 +155,7 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
     this.#node = ClusterNode.of(factory, onError ?? logAdapterError);
     // The event store's node id identifies this server on the wire.
     (this as unknown as { uid: string }).uid = this.#node.nodeId;
-    this.#recoveryWaitMs = recoveryWaitMs ?? 2000;
-    this.#recoveryLogSize = recoveryLogSize ?? 10_000;
+    this.#recoveryLog = new RecoveryLog(recoveryLogSize ?? 10_000, recoveryWaitMs ?? 2000);
     this.#coalesce = coalesce ?? true;
     this.#node.attach(nsp.name, this);
     // socket.io 4.8.1 never calls init(); later versions do: announce once, either way.
@@ -203,8 +186,7 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
     this.#flush();
     super.close();
     this.#closed = true;
-    for (const waiters of this.#waiters.values()) for (const wake of waiters) wake();
-    this.#waiters.clear();
+    this.#recoveryLog.close();
     // Stores kept for a possible recovery are destroyed now: nobody would destroy them later.
     for (const [id, timer] of this.#deferred) {
       clearTimeout(timer);
@@ -569,7 +551,7 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
       }
       case "CONNECT": {
         assertSocketIoConnect(message);
-        this.#sessions.delete(message.sessionId);
+        this.#recoveryLog.forget(message.sessionId);
         if (message.sid !== undefined) this.#keepStore(message.sid);
         return;
       }
@@ -653,35 +635,12 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
     opts: { rooms: Iterable<string>; except?: Iterable<string> },
   ): void {
     const recovery = this.#recovery;
-    if (!recovery) return;
-    const now = Date.now();
-    this.#packets.push({
-      offset,
-      data,
-      rooms: new Set(opts.rooms),
-      except: new Set(opts.except ?? []),
-      at: now,
-    });
-    const threshold = now - recovery.maxDisconnectionDuration;
-    let drop = 0;
-    while (
-      drop < this.#packets.length &&
-      (this.#packets[drop]!.at < threshold || this.#packets.length - drop > this.#recoveryLogSize)
-    ) drop++;
-    if (drop > 0) this.#packets.splice(0, drop);
+    if (recovery) this.#recoveryLog.remember(offset, data, opts, recovery.maxDisconnectionDuration);
   }
 
   #saveSession(session: PersistedSession): void {
     const recovery = this.#recovery;
-    if (!recovery) return;
-    const now = Date.now();
-    const threshold = now - recovery.maxDisconnectionDuration;
-    for (const [pid, saved] of this.#sessions) {
-      if (saved.at < threshold) this.#sessions.delete(pid);
-    }
-    this.#sessions.set(session.pid, { session, at: now });
-    const waiters = this.#waiters.get(session.pid);
-    if (waiters) { for (const wake of waiters) wake(); }
+    if (recovery) this.#recoveryLog.saveSession(session, recovery.maxDisconnectionDuration);
   }
 
   /** Keeps an ended session (here and on every node) so that its client can recover it. */
@@ -711,21 +670,6 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
     );
   }
 
-  #waitForSession(pid: string): Promise<void> {
-    return new Promise((resolve) => {
-      let waiters = this.#waiters.get(pid);
-      if (!waiters) this.#waiters.set(pid, waiters = new Set());
-      const wake = () => {
-        clearTimeout(timer);
-        waiters!.delete(wake);
-        if (waiters!.size === 0) this.#waiters.delete(pid);
-        resolve();
-      };
-      const timer = setTimeout(wake, this.#recoveryWaitMs);
-      waiters.add(wake);
-    });
-  }
-
   /**
    * Finds an ended session (announced by whichever node it was on) and the broadcast packets
    * its client missed after `offset`; `null` when it cannot be recovered.
@@ -733,29 +677,10 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
   override async restoreSession(pid: string, offset: string): Promise<RecoveredSession> {
     const recovery = this.#recovery;
     if (!recovery) return null as unknown as RecoveredSession;
-    if (!this.#sessions.has(pid) && this.#recoveryWaitMs > 0) await this.#waitForSession(pid);
-    const saved = this.#sessions.get(pid);
-    if (!saved || this.#closed) return null as unknown as RecoveredSession;
-    this.#sessions.delete(pid);
-    if (saved.at + recovery.maxDisconnectionDuration < Date.now()) {
-      return null as unknown as RecoveredSession;
-    }
-    let index = -1;
-    for (let i = this.#packets.length - 1; i >= 0; i--) {
-      if (this.#packets[i]!.offset === offset) {
-        index = i;
-        break;
-      }
-    }
-    if (index === -1) return null as unknown as RecoveredSession;
-    const rooms = saved.session.rooms;
-    const missedPackets: unknown[][] = [];
-    for (const packet of this.#packets.slice(index + 1)) {
-      const included = packet.rooms.size === 0 || rooms.some((room) => packet.rooms.has(room));
-      const excluded = rooms.some((room) => packet.except.has(room));
-      if (included && !excluded) missedPackets.push(packet.data);
-    }
-    const sid = saved.session.sid;
+    const found = await this.#recoveryLog.take(pid, offset, recovery.maxDisconnectionDuration);
+    if (!found || this.#closed) return null as unknown as RecoveredSession;
+    const { session, missedPackets } = found;
+    const sid = session.sid;
     // Whichever node kept the store of this socket for a recovery: it lives on, here.
     this.#keepStore(sid);
     this.#storeIds.add(sid);
@@ -765,10 +690,10 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
       this.#node.report(error, { stage: "publish", namespace: this.nsp.name })
     );
     return {
-      sid: saved.session.sid,
-      pid: saved.session.pid,
-      rooms: [...saved.session.rooms],
-      data: saved.session.data,
+      sid: session.sid,
+      pid: session.pid,
+      rooms: [...session.rooms],
+      data: session.data,
       missedPackets,
     };
   }

@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { RecoveryLog } from "../../src/socketio/recovery_log.ts";
+
+const HOUR = 3_600_000;
+const session = (pid: string, rooms: string[]) => ({ sid: `s-${pid}`, pid, rooms, data: { pid } });
+
+Deno.test("RecoveryLog.take returns the session and the packets sent to its rooms after its offset", async () => {
+  const log = new RecoveryLog(100, 0);
+  log.remember("1", ["before"], { rooms: [] }, HOUR);
+  log.remember("2", ["all"], { rooms: [] }, HOUR);
+  log.remember("3", ["to a"], { rooms: ["a"] }, HOUR);
+  log.remember("4", ["to b"], { rooms: ["b"] }, HOUR);
+  log.remember("5", ["all but a"], { rooms: [], except: ["a"] }, HOUR);
+  log.saveSession(session("p1", ["a"]), HOUR);
+  const found = await log.take("p1", "1", HOUR);
+  assert.deepStrictEqual(found?.session, session("p1", ["a"]));
+  assert.deepStrictEqual(found?.missedPackets, [["all"], ["to a"]]);
+  assert.equal(await log.take("p1", "1", HOUR), undefined, "a session is taken once");
+});
+
+Deno.test("RecoveryLog finds nothing for an offset it no longer holds, or a session too old", async () => {
+  const log = new RecoveryLog(2, 0);
+  for (const offset of ["1", "2", "3"]) log.remember(offset, [offset], { rooms: [] }, HOUR);
+  log.saveSession(session("p1", []), HOUR);
+  assert.equal(await log.take("p1", "1", HOUR), undefined, "offset 1 fell out of a log of 2");
+  log.saveSession(session("p2", []), HOUR);
+  assert.deepStrictEqual((await log.take("p2", "2", HOUR))?.missedPackets, [["3"]]);
+  log.saveSession(session("p3", []), HOUR);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(await log.take("p3", "2", 1), undefined, "older than maxAgeMs");
+});
+
+Deno.test("RecoveryLog.take waits for a session announced a little later, and close() ends the wait", async () => {
+  const log = new RecoveryLog(10, 1_000);
+  log.remember("1", ["x"], { rooms: [] }, HOUR);
+  const waiting = log.take("late", "0", HOUR);
+  log.remember("2", ["y"], { rooms: [] }, HOUR);
+  log.saveSession(session("late", []), HOUR);
+  assert.equal(await waiting, undefined, "offset 0 was never logged");
+  log.saveSession(session("again", []), HOUR);
+  assert.deepStrictEqual((await log.take("again", "1", HOUR))?.missedPackets, [["y"]]);
+  const pending = log.take("never", "1", HOUR);
+  log.close();
+  assert.equal(await pending, undefined);
+});
