@@ -49,13 +49,6 @@ export class DeadlineWatch {
     });
   }
 
-  /** Stops the timer; operations still watched never time out. */
-  stop(): void {
-    clearInterval(this.#sweeper);
-    this.#sweeper = undefined;
-    this.#pending.clear();
-  }
-
   #add(watched: Watched): void {
     this.#pending.add(watched);
     if (this.#sweeper !== undefined) return;
@@ -72,6 +65,9 @@ export class DeadlineWatch {
         watched.expire();
       }
     }
-    if (this.#pending.size === 0) this.stop();
+    if (this.#pending.size === 0) {
+      clearInterval(this.#sweeper);
+      this.#sweeper = undefined;
+    }
   }
 }
