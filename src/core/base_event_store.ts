@@ -233,10 +233,9 @@ export abstract class BaseEventStore implements EventStore {
           `payload of ${type} must be an object, received ${describeValue(payload)}`,
         );
       }
-      // One copy of the payload with the envelope set by us (a caller's offset is dropped).
-      const message: Record<string, unknown> = { type, nodeId: this.nodeId, ...payload };
-      message.type = type;
-      message.nodeId = this.nodeId;
+      // One copy of the payload with the envelope set by us, written after it so that it wins (a
+      // caller's offset is dropped). Spreading first lets V8 clone the payload's shape at once.
+      const message: Record<string, unknown> = { ...payload, type, nodeId: this.nodeId };
       if (message.offset !== undefined) delete message.offset;
       // Checks the type too.
       this.#registry.validate(message);

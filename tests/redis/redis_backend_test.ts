@@ -229,7 +229,7 @@ for (const transport of TRANSPORTS) {
         const entries = (await raw.xRange(`${p}:stream:DISPATCH`, "-", "+") ?? []).map((entry) =>
           entry.message.d!
         );
-        assert.equal(entries[0], JSON.stringify({ type: "DISPATCH", nodeId: "a", ...plain }));
+        assert.equal(entries[0], JSON.stringify({ ...plain, type: "DISPATCH", nodeId: "a" }));
         assert.match(entries[1]!, /^[A-Za-z0-9+/]+=*$/, "bytes travel as base64");
         assert.equal(errors.length, 2, errors.join("\n"));
         assert.ok(errors.every((line) => line.startsWith("decode: undecodable hybrid record")));
