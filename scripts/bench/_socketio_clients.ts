@@ -2,7 +2,8 @@
  * Clients of the socket.io benchmark, in their own process (so that the driver does not become
  * the bottleneck): `BENCH_CLIENTS` socket.io-client connections to `BENCH_URL`, counting `bench`
  * events and, when asked, recording end-to-end latencies. Driven over HTTP:
- * `POST /reset {latency: bool}`, `GET /count` (lowest count of any client), `GET /latencies`.
+ * `POST /reset {latency: bool}`, `GET /count` (lowest count of any client), `GET /latencies`,
+ * `GET /cpu` (CPU time of this process, ms).
  * Prints `READY <port>` once every client is connected.
  */
 
@@ -53,6 +54,9 @@ const http = createServer((request, response) => {
       response.end(String(Math.min(...receivers.map((r) => r.count))));
     } else if (path === "/lastAt") {
       response.end(String(Math.max(...receivers.map((r) => r.lastAt))));
+    } else if (path === "/cpu") {
+      const usage = process.cpuUsage();
+      response.end(String((usage.user + usage.system) / 1000));
     } else if (path === "/latencies") {
       response.end(JSON.stringify(latencies ?? []));
     } else if (path === "/shutdown") {

@@ -4,7 +4,9 @@
  *
  * - `ours` — `createAdapter` over the backend the `SOCKETIO4TS_*` variables name;
  * - `redis-adapter` — `@socket.io/redis-adapter` on `BENCH_REDIS_URL`;
- * - `redis-streams-adapter` — `@socket.io/redis-streams-adapter` on `BENCH_REDIS_URL`.
+ * - `redis-streams-adapter` — `@socket.io/redis-streams-adapter` on `BENCH_REDIS_URL`;
+ * - `none` — socket.io's own in-memory adapter: no cluster at all (the benchmark's ceiling, where
+ *   each node emits to its own clients).
  *
  * Prints `READY <port>` once listening.
  */
@@ -28,6 +30,7 @@ async function adapterFor(): Promise<any> {
     closers.push(backend.close);
     return createAdapter(backend.factory, { onError: (e) => console.error(e.message) });
   }
+  if (kind === "none") return undefined;
   const { createClient } = await import("redis");
   if (kind === "redis-adapter") {
     const { createAdapter: createRedisAdapter } = await import("@socket.io/redis-adapter");
@@ -52,19 +55,29 @@ async function adapterFor(): Promise<any> {
 }
 
 const http = createServer((request, response) => handle(request, response));
-const io = new Server(http, { adapter: await adapterFor() });
+const adapter = await adapterFor();
+const io = new Server(http, adapter === undefined ? {} : { adapter });
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Broadcasts `count` messages of `size` bytes, `perTick` per macrotask (or paced at `rate`/s). */
-async function broadcast(count: number, size: number, rate: number | undefined): Promise<number> {
+/**
+ * Broadcasts `count` messages of `size` bytes, 100 per macrotask (or paced at `rate`/s), to the
+ * whole cluster or, with `local`, to this node's clients only.
+ */
+async function broadcast(
+  count: number,
+  size: number,
+  rate: number | undefined,
+  local: boolean,
+): Promise<number> {
+  const target = local ? io.local : io;
   const padding = "x".repeat(size);
   const started = performance.now();
   if (rate === undefined) {
     for (let seq = 0; seq < count; seq++) {
-      io.emit("bench", seq, performance.timeOrigin + performance.now(), padding);
+      target.emit("bench", seq, performance.timeOrigin + performance.now(), padding);
       if (seq % 100 === 99) await new Promise((resolve) => setImmediate(resolve));
     }
   } else {
@@ -73,7 +86,7 @@ async function broadcast(count: number, size: number, rate: number | undefined):
       const due = started + seq * interval;
       const wait = due - performance.now();
       if (wait > 1) await sleep(wait);
-      io.emit("bench", seq, performance.timeOrigin + performance.now(), padding);
+      target.emit("bench", seq, performance.timeOrigin + performance.now(), padding);
     }
   }
   return performance.now() - started;
@@ -92,7 +105,7 @@ function handle(request: IncomingMessage, response: ServerResponse): void {
     try {
       const { op, args = {} } = JSON.parse(body) as {
         op: string;
-        args?: { count?: number; size?: number; rate?: number };
+        args?: { count?: number; size?: number; rate?: number; local?: boolean };
       };
       let result: unknown = null;
       if (op === "serverCount") result = await io.of("/").adapter.serverCount();
@@ -101,7 +114,12 @@ function handle(request: IncomingMessage, response: ServerResponse): void {
         const usage = process.cpuUsage();
         result = (usage.user + usage.system) / 1000;
       } else if (op === "broadcast") {
-        result = await broadcast(args.count ?? 1000, args.size ?? 100, args.rate);
+        result = await broadcast(
+          args.count ?? 1000,
+          args.size ?? 100,
+          args.rate,
+          args.local === true,
+        );
       } else if (op === "shutdown") setTimeout(shutdown, 10);
       response.end(JSON.stringify(result));
     } catch (error) {

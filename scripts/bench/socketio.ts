@@ -11,6 +11,11 @@
  * adapter over each event backend whose service answers (Redis Pub/Sub and Streams, NATS core
  * and JetStream, Hazelcast, Kafka when its module exists).
  *
+ * The first row is the ceiling: no cluster at all. Each node runs socket.io's own in-memory
+ * adapter and emits the same broadcasts to its own clients, all three at once, so the clients get
+ * exactly what they get in the other rows, with no adapter cost. No adapter can beat it on this
+ * machine. CPU is counted per broadcast for the server processes and for the client processes.
+ *
  * ```sh
  * deno run -A scripts/bench/socketio.ts [--clients 5] [--burst 5000] [--paced 2000] [--rate 1000]
  *   [--size 100] [--only ours-redis-pubsub,redis-adapter]
@@ -52,10 +57,15 @@ const REDIS_URL = "redis://127.0.0.1:6379";
 
 interface Variant {
   readonly name: string;
-  readonly service: "redis" | "nats" | "hazelcast" | "kafka";
+  /** The service the variant needs, if any. */
+  readonly service?: "redis" | "nats" | "hazelcast" | "kafka";
   readonly env: (prefix: string) => Record<string, string>;
   readonly cleanup?: (prefix: string) => Promise<void>;
+  /** No cluster: every node emits to its own clients (the ceiling). */
+  readonly local?: boolean;
 }
+
+const CEILING = "ceiling: no cluster, each node emits locally";
 
 async function redisCleanup(prefix: string): Promise<void> {
   const client = await createClient({ url: REDIS_URL }).connect();
@@ -72,6 +82,11 @@ const natsUrl = `nats://127.0.0.1:${NATS_PORT}`;
 const kafkaAvailable = await Deno.stat(`${ROOT}src/kafka/mod.ts`).then(() => true, () => false);
 
 const VARIANTS: Variant[] = [
+  {
+    name: CEILING,
+    env: () => ({ BENCH_ADAPTER: "none" }),
+    local: true,
+  },
   {
     name: "@socket.io/redis-adapter",
     service: "redis",
@@ -254,6 +269,8 @@ interface Result {
   readonly throughput: number;
   /** CPU time of the three server processes per broadcast during the burst, in µs. */
   readonly cpuPerBroadcast: number;
+  /** CPU time of the three client processes per broadcast during the burst, in µs. */
+  readonly clientCpuPerBroadcast: number;
   readonly p50: number;
   readonly p99: number;
   readonly received: number;
@@ -267,9 +284,19 @@ async function runVariant(variant: Variant): Promise<Result> {
     for (let i = 0; i < 3; i++) {
       nodes.push(await startNode({ ...variant.env(prefix), SOCKETIO4TS_NODE_ID: `bench-${i}` }));
     }
+    const servers = variant.local ? 1 : 3;
     for (const node of nodes) {
-      await waitUntil("3 servers", async () => (await control(node, "serverCount")) === 3);
+      await waitUntil(
+        `${servers} server(s)`,
+        async () => (await control(node, "serverCount")) === servers,
+      );
     }
+    // The broadcasts of a run: from the first node to the cluster or, for the ceiling, from every
+    // node to its own clients at once.
+    const emit = (args: Record<string, unknown>) =>
+      variant.local
+        ? Promise.all(nodes.map((node) => control(node, "broadcast", { ...args, local: true })))
+        : control(nodes[0]!, "broadcast", args);
     // One client process per server node, so that the clients are not the bottleneck.
     for (const node of nodes) {
       clientProcesses.push(
@@ -283,19 +310,25 @@ async function runVariant(variant: Variant): Promise<Result> {
       Promise.all(clientProcesses.map((c) => clientsCall(c, "/reset", { latency })));
 
     // warm-up
-    await control(nodes[0]!, "broadcast", { count: 500, size: SIZE });
+    await emit({ count: 500, size: SIZE });
     await waitUntil("warm-up", allGot(500));
 
     // burst throughput
     await reset(false);
+    const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
     const cpu = async () =>
-      (await Promise.all(nodes.map((node) => control(node, "cpu") as Promise<number>)))
-        .reduce((a, b) => a + b, 0);
-    const cpuBefore = await cpu();
+      sum(await Promise.all(nodes.map((node) => control(node, "cpu") as Promise<number>)));
+    const clientCpu = async () =>
+      sum(
+        await Promise.all(clientProcesses.map((c) => clientsCall(c, "/cpu") as Promise<number>)),
+      );
+    const [cpuBefore, clientCpuBefore] = await Promise.all([cpu(), clientCpu()]);
     const started = performance.timeOrigin + performance.now();
-    await control(nodes[0]!, "broadcast", { count: BURST, size: SIZE });
+    await emit({ count: BURST, size: SIZE });
     await waitUntil("burst", allGot(BURST), 120_000);
-    const cpuPerBroadcast = ((await cpu()) - cpuBefore) * 1000 / BURST;
+    const [cpuAfter, clientCpuAfter] = await Promise.all([cpu(), clientCpu()]);
+    const cpuPerBroadcast = (cpuAfter - cpuBefore) * 1000 / BURST;
+    const clientCpuPerBroadcast = (clientCpuAfter - clientCpuBefore) * 1000 / BURST;
     // Until the last client got the last broadcast, by the clients' own clocks (same machine),
     // so the 50 ms polling of waitUntil does not count.
     const lastAt = Math.max(
@@ -307,7 +340,7 @@ async function runVariant(variant: Variant): Promise<Result> {
 
     // paced latency
     await reset(true);
-    await control(nodes[0]!, "broadcast", { count: PACED, size: SIZE, rate: RATE });
+    await emit({ count: PACED, size: SIZE, rate: RATE });
     await waitUntil("paced", allGot(PACED), 120_000);
     // latencies of the clients of the two other nodes (those went through the adapter)
     const latencies = (await Promise.all(
@@ -317,6 +350,7 @@ async function runVariant(variant: Variant): Promise<Result> {
       name: variant.name,
       throughput: BURST / (elapsed / 1000),
       cpuPerBroadcast,
+      clientCpuPerBroadcast,
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99),
       received: latencies.length,
@@ -340,10 +374,11 @@ const available = new Map<string, boolean>();
 const chosen: Variant[] = [];
 for (const variant of VARIANTS) {
   if (ONLY && !ONLY.some((o) => variant.name.toLowerCase().includes(o.toLowerCase()))) continue;
-  if (!available.has(variant.service)) {
-    available.set(variant.service, (await probeService(variant.service)).available);
+  const service = variant.service;
+  if (service !== undefined && !available.has(service)) {
+    available.set(service, (await probeService(service)).available);
   }
-  if (!available.get(variant.service)) {
+  if (service !== undefined && !available.get(service)) {
     console.log(`skip ${variant.name}: ${variant.service} is not running`);
     continue;
   }
@@ -358,7 +393,11 @@ for (let round = 1; round <= ROUNDS; round++) {
       console.log(
         `round ${round} ${variant.name}: ${result.throughput.toFixed(0)} broadcasts/s, ${
           result.cpuPerBroadcast.toFixed(0)
-        } µs CPU/broadcast, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms`,
+        } µs server CPU/broadcast, ${
+          result.clientCpuPerBroadcast.toFixed(0)
+        } µs client CPU/broadcast, p50 ${result.p50.toFixed(2)} ms, p99 ${
+          result.p99.toFixed(2)
+        } ms`,
       );
     } catch (error) {
       console.log(
@@ -377,6 +416,7 @@ const results: Result[] = [...rounds.entries()].map(([name, list]) => ({
   name,
   throughput: median(list.map((r) => r.throughput)),
   cpuPerBroadcast: median(list.map((r) => r.cpuPerBroadcast)),
+  clientCpuPerBroadcast: median(list.map((r) => r.clientCpuPerBroadcast)),
   p50: median(list.map((r) => r.p50)),
   p99: median(list.map((r) => r.p99)),
   received: list.length,
@@ -388,15 +428,15 @@ console.log(
     `latency: ${PACED} broadcasts at ${RATE}/s, clients of the 2 other nodes; median of ${ROUNDS} interleaved rounds\n`,
 );
 console.log(
-  "| adapter | broadcasts/s | × redis-adapter | server CPU µs/broadcast | p50 ms | p99 ms | p99 vs redis-adapter |",
+  "| adapter | broadcasts/s | × redis-adapter | server CPU µs/broadcast | client CPU µs/broadcast | p50 ms | p99 ms | p99 vs redis-adapter |",
 );
-console.log("|---|---:|---:|---:|---:|---:|---:|");
+console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
 for (const r of results) {
   const ratio = baseline ? (r.throughput / baseline.throughput).toFixed(2) : "—";
   const p99 = baseline ? (r.p99 / baseline.p99).toFixed(2) : "—";
   console.log(
     `| ${r.name} | ${r.throughput.toFixed(0)} | ${ratio} | ${r.cpuPerBroadcast.toFixed(0)} | ${
-      r.p50.toFixed(2)
-    } | ${r.p99.toFixed(2)} | ${p99} |`,
+      r.clientCpuPerBroadcast.toFixed(0)
+    } | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${p99} |`,
   );
 }
