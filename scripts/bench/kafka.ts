@@ -26,7 +26,8 @@ import { Admin, Consumer, type Message, Producer } from "@platformatic/kafka";
 import { msgpackCodec } from "../../mod.ts";
 import { KafkaEventStore } from "../../src/kafka/mod.ts";
 
-// 20,000 events lasted about 0.2 s per round: too short to tell a 10% difference on a shared machine.
+// 20,000 events lasted about 0.2 s per round: too short to tell a 10% difference on a shared
+// machine.
 const EVENTS = Number(Deno.args[0] ?? 100_000);
 const BROKERS = (Deno.args[1] ?? "127.0.0.1:19092").split(",");
 const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 5);

@@ -167,11 +167,11 @@ class StreamTransport implements EventTransport {
  * (`<prefix>:stream:<TYPE>` in `MULTI_CHANNEL` mode, `<prefix>:stream:all` in `SINGLE_CHANNEL`
  * mode) trimmed with `XADD ... MAXLEN ~ maxLen`; each entry has one field, `d`, holding the
  * record as text, the same over TCP and REST: the default codec's JSON as it is, bytes as base64.
- * The stream id of each entry is the `offset` of the delivered message and of the publish result; `subscribe(type, listener, { fromOffset })`
- * delivers the entries after it. Over TCP each channel is read with a blocking `XREAD` on a
- * dedicated connection; over REST every channel is polled with one `XREAD`. After a reconnect,
- * reading goes on from the last delivered id, so every entry whose publish resolved is delivered
- * (possibly twice after a failure).
+ * The stream id of each entry is the `offset` of the delivered message and of the publish result;
+ * `subscribe(type, listener, { fromOffset })` delivers the entries after it. Over TCP each
+ * channel is read with a blocking `XREAD` on a dedicated connection; over REST every channel is
+ * polled with one `XREAD`. After a reconnect, reading goes on from the last delivered id, so every
+ * entry whose publish resolved is delivered (possibly twice after a failure).
  *
  * @example
  * ```ts ignore
