@@ -71,6 +71,13 @@ export interface EventTransport {
   open(channel: string, sink: ChannelSink, fromOffset?: string): Promise<void>;
   /** Stops receiving a channel. */
   close(channel: string): Promise<void>;
+  /**
+   * Sends at once whatever waits for a batch, and resolves once every `send` made so far has
+   * settled. A transport that has it is asked on shutdown instead of having each publish
+   * watched: watching costs a promise reaction per publish, and keeping thousands of them alive
+   * while a batch is in flight makes the garbage collector copy them.
+   */
+  drain?(): Promise<void>;
   /** Releases what the transport created (never a client the user passed in). */
   shutdown(): Promise<void>;
 }
@@ -151,6 +158,7 @@ export abstract class BaseEventStore implements EventStore {
   readonly maxMessageBytes: number;
 
   readonly #transport: EventTransport;
+  readonly #transportDrains: boolean;
   readonly #registry: MessageRegistry;
   readonly #onError: EventErrorHandler;
   readonly #listeners = new Map<string, Set<EventListener<EventTypeName>>>();
@@ -196,6 +204,7 @@ export abstract class BaseEventStore implements EventStore {
     this.#sendsText = transport.carriesText === true;
     this.maxMessageBytes = maxMessageBytes;
     this.#transport = transport;
+    this.#transportDrains = typeof transport.drain === "function";
     this.#registry = options.registry ?? messageRegistry;
     this.#onError = options.onError ?? defaultErrorHandler;
   }
@@ -252,8 +261,8 @@ export abstract class BaseEventStore implements EventStore {
     }
     const sent = this.#transport.send(this.channelOf(type), record);
     // Transports that confirm a tick's publishes together return one promise for all of them:
-    // it is watched once.
-    if (sent !== this.#lastSent) {
+    // it is watched once. A transport that can drain itself is not watched at all.
+    if (!this.#transportDrains && sent !== this.#lastSent) {
       this.#lastSent = sent;
       this.#publishing++;
       sent.then(this.#publishSettled, this.#publishSettled);
@@ -270,6 +279,7 @@ export abstract class BaseEventStore implements EventStore {
   };
 
   #publishesSettled(): Promise<void> {
+    if (this.#transportDrains) return this.#transport.drain!();
     if (this.#publishing === 0) return Promise.resolve();
     return new Promise((resolve) => this.#drained = resolve);
   }

@@ -41,6 +41,7 @@ export class ChannelWriter {
   #sending = false;
   #linger: ReturnType<typeof setTimeout> | undefined;
   #lingerDone: (() => void) | undefined;
+  #flushing = false;
   #batches = 0;
   #idle: Promise<void> = Promise.resolve();
   #markIdle: (() => void) | undefined;
@@ -75,8 +76,9 @@ export class ChannelWriter {
     return this.#idle;
   }
 
-  /** Ends a linger wait at once (used on shutdown). */
+  /** Sends what is queued without lingering, until the queue is empty (used on shutdown). */
   flush(): void {
+    this.#flushing = this.#sending;
     if (this.#linger !== undefined) clearTimeout(this.#linger);
     this.#linger = undefined;
     this.#lingerDone?.();
@@ -101,7 +103,10 @@ export class ChannelWriter {
     this.#idle = new Promise((resolve) => (this.#markIdle = resolve));
     try {
       while (this.#queue.length > 0) {
-        if (this.#options.lingerMs > 0 && this.#queue.length < this.#options.batchMaxRecords) {
+        if (
+          this.#options.lingerMs > 0 && !this.#flushing &&
+          this.#queue.length < this.#options.batchMaxRecords
+        ) {
           await new Promise<void>((resolve) => {
             this.#lingerDone = resolve;
             this.#linger = setTimeout(resolve, this.#options.lingerMs);
@@ -114,6 +119,7 @@ export class ChannelWriter {
       }
     } finally {
       this.#sending = false;
+      this.#flushing = false;
       this.#markIdle?.();
     }
   }

@@ -115,12 +115,16 @@ export class KafkaTransport implements EventTransport {
     await reader?.close();
   }
 
-  async shutdown(): Promise<void> {
-    const readers = [...this.#readers.values()];
-    this.#readers.clear();
+  async drain(): Promise<void> {
     const writers = [...this.#writers.values()];
     for (const writer of writers) writer.flush();
     await Promise.all(writers.map((writer) => writer.drained()));
+  }
+
+  async shutdown(): Promise<void> {
+    const readers = [...this.#readers.values()];
+    this.#readers.clear();
+    await this.drain();
     const results = await Promise.allSettled([
       ...readers.map((reader) => reader.close()),
       this.#topics.close(),

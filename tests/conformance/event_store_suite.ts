@@ -438,6 +438,33 @@ export function eventStoreSuite(options: EventStoreSuiteOptions): void {
     await a.unsubscribe("JOIN");
   });
 
+  test("shutdown() right after un-awaited publishes waits for them: each resolves and arrives", async () => {
+    const prefix = randomPrefix();
+    const a = await node({ prefix, nodeId: "a" });
+    const b = await node({ prefix, nodeId: "b" });
+    const inbox = await new Inbox().listen(b, "JOIN");
+    const count = 200;
+    // What settled, in order: each publish as "resolved"/"rejected", then "shutdown".
+    const log: string[] = [];
+    const publishes: Promise<void>[] = [];
+    for (let index = 0; index < count; index++) {
+      publishes.push(
+        a.publish("JOIN", join(`r${index}`)).then(
+          () => void log.push("resolved"),
+          () => void log.push("rejected"),
+        ),
+      );
+    }
+    await a.shutdown().then(() => log.push("shutdown"));
+    await Promise.all(publishes);
+    assert.deepStrictEqual(log, [...Array<string>(count).fill("resolved"), "shutdown"]);
+    const received = await inbox.waitFor(count);
+    assert.deepStrictEqual(
+      rooms(received),
+      Array.from({ length: count }, (_, index) => `r${index}`),
+    );
+  });
+
   test("subscribe validates its arguments", async () => {
     const a = await node({ prefix: randomPrefix(), nodeId: "a" });
     // deno-lint-ignore no-explicit-any

@@ -32,6 +32,31 @@ function rooms(messages: readonly EventMessage[]): string[] {
 }
 
 Deno.test({
+  name: "KafkaEventStore: shutdown() sends lingering batches at once, without waiting lingerMs",
+  ignore,
+  async fn() {
+    const prefix = randomPrefix("kt");
+    // batchMaxRecords 2 makes the writer linger again after each batch of the 5 records.
+    const a = kafkaNode({ prefix, nodeId: "a" }, { lingerMs: 60_000, batchMaxRecords: 2 });
+    const b = kafkaNode({ prefix, nodeId: "b" });
+    try {
+      const inbox = await new Inbox().listen(b, "JOIN");
+      const names = ["l1", "l2", "l3", "l4", "l5"];
+      const publishes = names.map((name) => a.publish("JOIN", join(name)));
+      const started = performance.now();
+      await a.shutdown();
+      const took = performance.now() - started;
+      assert.ok(took < 30_000, `shutdown() took ${Math.round(took)} ms, as long as a linger`);
+      const results = await Promise.all(publishes);
+      assert.ok(results.every((result) => typeof result.offset === "string"));
+      assert.deepStrictEqual(rooms(await inbox.waitFor(names.length)), names);
+    } finally {
+      await shutdownAll([a, b]);
+    }
+  },
+});
+
+Deno.test({
   name: "KafkaEventStore names topics <prefix>.<channel> and creates them with its settings",
   ignore,
   async fn() {
