@@ -13,11 +13,25 @@ import { formatOffsets } from "./offsets.ts";
 import type { KafkaProducer } from "./options.ts";
 import { describe } from "./topics.ts";
 
-interface Pending {
-  readonly bytes: Uint8Array;
-  readonly resolve: (result: PublishResult) => void;
-  readonly reject: (error: Error) => void;
+/** A record as the producer takes it; `partition` is set when its batch is sent. */
+interface Outgoing {
+  readonly topic: string;
+  partition: number;
+  readonly value: Buffer;
 }
+
+type Resolve = (result: PublishResult) => void;
+type Reject = (error: Error) => void;
+
+// `new Promise(executor)` with one shared executor: a closure per write would cost an allocation
+// per record. The executor runs synchronously, so these hold the new promise's functions right
+// after `new Promise(capture)` returns.
+let capturedResolve: Resolve;
+let capturedReject: Reject;
+const capture = (resolve: Resolve, reject: Reject): void => {
+  capturedResolve = resolve;
+  capturedReject = reject;
+};
 
 /** Settings of a {@linkcode ChannelWriter}. */
 export interface ChannelWriterOptions {
@@ -37,7 +51,10 @@ export class ChannelWriter {
   readonly #producer: KafkaProducer;
   readonly #options: ChannelWriterOptions;
   readonly #ready: () => Promise<void>;
-  #queue: Pending[] = [];
+  // The queue, as three parallel arrays: the records, and their promises' functions.
+  #queue: Outgoing[] = [];
+  #resolves: Resolve[] = [];
+  #rejects: Reject[] = [];
   #sending = false;
   #linger: ReturnType<typeof setTimeout> | undefined;
   #lingerDone: (() => void) | undefined;
@@ -65,10 +82,16 @@ export class ChannelWriter {
 
   /** Queues one record; resolves with its `<partition>:<offset>` once acknowledged. */
   write(bytes: Uint8Array): Promise<PublishResult> {
-    return new Promise<PublishResult>((resolve, reject) => {
-      this.#queue.push({ bytes, resolve, reject });
-      if (!this.#sending) void this.#pump();
+    const promise = new Promise<PublishResult>(capture);
+    this.#queue.push({
+      topic: this.#topic,
+      partition: 0,
+      value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
     });
+    this.#resolves.push(capturedResolve);
+    this.#rejects.push(capturedReject);
+    if (!this.#sending) void this.#pump();
+    return promise;
   }
 
   /** Resolves once every queued record was sent or rejected. */
@@ -84,18 +107,18 @@ export class ChannelWriter {
     this.#lingerDone?.();
   }
 
-  #take(): Pending[] {
+  /** The records of the next batch, how many there are. */
+  #batchLength(): number {
     const limit = Math.min(this.#queue.length, this.#options.batchMaxRecords);
     let count = 0;
     let bytes = 0;
     while (count < limit) {
-      const size = this.#queue[count]!.bytes.byteLength;
+      const size = this.#queue[count]!.value.byteLength;
       if (count > 0 && bytes + size > this.#options.batchMaxBytes) break;
       bytes += size;
       count++;
     }
-    // One splice per batch: shifting record by record is quadratic on a long queue.
-    return this.#queue.splice(0, count);
+    return count;
   }
 
   async #pump(): Promise<void> {
@@ -114,8 +137,13 @@ export class ChannelWriter {
           this.#linger = undefined;
           this.#lingerDone = undefined;
         }
-        const batch = this.#take();
-        await this.#send(batch);
+        // One splice per batch: shifting record by record is quadratic on a long queue.
+        const count = this.#batchLength();
+        await this.#send(
+          this.#queue.splice(0, count),
+          this.#resolves.splice(0, count),
+          this.#rejects.splice(0, count),
+        );
       }
     } finally {
       this.#sending = false;
@@ -124,18 +152,12 @@ export class ChannelWriter {
     }
   }
 
-  async #send(batch: Pending[]): Promise<void> {
+  async #send(batch: Outgoing[], resolves: Resolve[], rejects: Reject[]): Promise<void> {
     const partition = this.#batches++ % this.#options.partitions;
+    if (partition !== 0) { for (const record of batch) record.partition = partition; }
     try {
       await this.#ready();
-      const result = await this.#producer.send({
-        messages: batch.map(({ bytes }) => ({
-          topic: this.#topic,
-          partition,
-          value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-        })),
-        acks: -1,
-      });
+      const result = await this.#producer.send({ messages: batch, acks: -1 });
       const written = result.offsets?.find((entry) =>
         entry.topic === this.#topic && entry.partition === partition
       );
@@ -143,8 +165,8 @@ export class ChannelWriter {
         throw new Error(`the broker acknowledged no offset for partition ${partition}`);
       }
       const offsets = formatOffsets(partition, written.offset, batch.length);
-      for (let index = 0; index < batch.length; index++) {
-        batch[index]!.resolve({ offset: offsets[index]! });
+      for (let index = 0; index < resolves.length; index++) {
+        resolves[index]!({ offset: offsets[index]! });
       }
     } catch (error) {
       const failure = error instanceof BackendError ? error : new BackendError(
@@ -152,7 +174,7 @@ export class ChannelWriter {
         `could not publish ${batch.length} record(s) to topic ${this.#topic}: ${describe(error)}`,
         { cause: error },
       );
-      for (const pending of batch) pending.reject(failure);
+      for (const reject of rejects) reject(failure);
     }
   }
 }
