@@ -94,17 +94,16 @@ export class ChannelWriter {
     return promise;
   }
 
-  /** Resolves once every queued record was sent or rejected. */
-  drained(): Promise<void> {
-    return this.#idle;
-  }
-
-  /** Sends what is queued without lingering, until the queue is empty (used on shutdown). */
-  flush(): void {
+  /**
+   * Sends what is queued without lingering, until the queue is empty; resolves once every queued
+   * record was sent or rejected (used on shutdown).
+   */
+  drain(): Promise<void> {
     this.#flushing = this.#sending;
     if (this.#linger !== undefined) clearTimeout(this.#linger);
     this.#linger = undefined;
     this.#lingerDone?.();
+    return this.#idle;
   }
 
   /** The records of the next batch, how many there are. */

@@ -116,9 +116,7 @@ export class KafkaTransport implements EventTransport {
   }
 
   async drain(): Promise<void> {
-    const writers = [...this.#writers.values()];
-    for (const writer of writers) writer.flush();
-    await Promise.all(writers.map((writer) => writer.drained()));
+    await Promise.all([...this.#writers.values()].map((writer) => writer.drain()));
   }
 
   async shutdown(): Promise<void> {
