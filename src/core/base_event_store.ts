@@ -205,6 +205,7 @@ export abstract class BaseEventStore implements EventStore {
     this.maxMessageBytes = maxMessageBytes;
     this.#transport = transport;
     this.#transportDrains = typeof transport.drain === "function";
+    this.#isOwnRecord = this.codec.jsonText ? ownJsonRecordTest(nodeId) : undefined;
     this.#registry = options.registry ?? messageRegistry;
     this.#onError = options.onError ?? defaultErrorHandler;
   }
@@ -269,6 +270,8 @@ export abstract class BaseEventStore implements EventStore {
     }
     return sent;
   }
+
+  readonly #isOwnRecord: ((record: WireRecord) => boolean) | undefined;
 
   // Publishes in flight are counted, not kept: shutdown() only needs to know when none is left.
   #lastSent: Promise<PublishResult> | undefined;
@@ -400,6 +403,8 @@ export abstract class BaseEventStore implements EventStore {
   #receive(channel: string, record: WireRecord, offset: string | undefined): void {
     if (this.#closed) return;
     if (offset !== undefined) this.#lastOffsets.set(channel, offset);
+    // This node's own message, handed back by Pub/Sub: dropped without decoding it.
+    if (this.#isOwnRecord?.(record)) return;
     let decoded: unknown;
     try {
       decoded = this.codec.decode(this.#decodable(record));
@@ -451,4 +456,30 @@ export function resolvePrefix(options: EventStoreOptions): string {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   assertPrefix(prefix);
   return prefix;
+}
+
+const OPEN_BRACE = 0x7b;
+
+/**
+ * Recognises the JSON records of this node's own messages by their end. `publish` writes
+ * `nodeId` last, so such a record ends with `,"nodeId":"<id>"}`. In JSON text that ending can only
+ * be the last member of the outermost object: a `,` inside a string would be followed by the
+ * string's closing quote and then by `nodeId`, which is not JSON. So a record that ends with it
+ * carries this node's id; one that does not (a payload with its own `nodeId` key, for instance) is
+ * decoded and filtered as usual.
+ */
+function ownJsonRecordTest(nodeId: string): (record: WireRecord) => boolean {
+  const suffix = `,"nodeId":${JSON.stringify(nodeId)}}`;
+  const suffixBytes = new TextEncoder().encode(suffix);
+  return (record) => {
+    if (typeof record === "string") {
+      return record.charCodeAt(0) === OPEN_BRACE && record.endsWith(suffix);
+    }
+    const end = record.byteLength - suffixBytes.byteLength;
+    if (record[0] !== OPEN_BRACE || end < 1) return false;
+    for (let index = 0; index < suffixBytes.byteLength; index++) {
+      if (record[end + index] !== suffixBytes[index]) return false;
+    }
+    return true;
+  };
 }

@@ -32,6 +32,13 @@ export interface Codec {
    */
   readonly text?: boolean;
   /**
+   * Whether each text record (and each record of bytes that starts with `{`) is the JSON text of
+   * the message, with its keys in the message's order and its `nodeId` as it is. An event store
+   * then tells its own messages, which Pub/Sub hands back to their sender too, by their last
+   * characters and drops them without decoding them.
+   */
+  readonly jsonText?: boolean;
+  /**
    * Encodes one message. Text must be well-formed UTF-16 (no lone surrogates).
    *
    * @throws {TypeError} when the message holds something the codec cannot carry.
@@ -108,6 +115,7 @@ export function createJsonCodec(): Codec {
   return {
     name: "json",
     text: true,
+    jsonText: true,
     encode(message) {
       return JSON.stringify(toTaggedJson(message));
     },

@@ -68,6 +68,7 @@ export function createHybridCodec(): Codec {
   return {
     name: "hybrid",
     text: true,
+    jsonText: true,
     encode(message) {
       return isJsonExact(message) ? JSON.stringify(message) : msgpack.encode(message);
     },

@@ -15,6 +15,7 @@ import {
   EventStoreClosedError,
   EventStoreMode,
   type EventStoreOptions,
+  hybridCodec,
   jsonCodec,
   MessageValidationError,
   msgpackCodec,
@@ -426,6 +427,50 @@ export function eventStoreSuite(options: EventStoreSuiteOptions): void {
     assert.deepStrictEqual(rooms([joined!]), ["from-msgpack"]);
     assert.ok(dispatched?.type === "DISPATCH");
     assert.deepStrictEqual(dispatched.packet, { b: new Uint8Array([9]) });
+  });
+
+  test("a node drops its own JSON records undecoded; a payload naming a node changes nothing", async () => {
+    const prefix = randomPrefix();
+    const decodedBy = (seen: unknown[]): Codec => ({
+      name: "counting-hybrid",
+      text: true,
+      jsonText: true,
+      encode: (message) => hybridCodec.encode(message),
+      decode: (record) => {
+        const message = hybridCodec.decode(record);
+        seen.push(message);
+        return message;
+      },
+    });
+    const seenByA: unknown[] = [];
+    const seenByB: unknown[] = [];
+    const a = await node({ prefix, nodeId: "a", codec: decodedBy(seenByA) });
+    const b = await node({ prefix, nodeId: "b", codec: decodedBy(seenByB) });
+    const [inA, inB] = await Promise.all(
+      [a, b].map((store) => new Inbox().listen(store, "DISPATCH")),
+    );
+    const dispatch = (room: string, extra: Record<string, unknown> = {}) =>
+      ({
+        ...extra,
+        namespace: "/",
+        room,
+        packet: { nodeId: "b", text: ',"nodeId":"a"}' },
+      }) as const;
+    await a.publish("DISPATCH", dispatch("plain"));
+    // A payload with its own nodeId key: publish overwrites it in place, so nodeId is not last.
+    await a.publish("DISPATCH", dispatch("forged", { nodeId: "someone-else" }));
+    // Published after a's two were acknowledged: once a has it, a has had its own two back.
+    await b.publish("DISPATCH", dispatch("from-b"));
+    await inA!.waitFor(1, "a receives b's message");
+    await inB!.waitFor(2, "b receives a's two messages");
+    assert.deepStrictEqual(rooms(inA!.messages), ["from-b"]);
+    assert.deepStrictEqual(rooms(inB!.messages), ["plain", "forged"]);
+    assert.ok(inB!.messages.every((message) => message.nodeId === "a"));
+    // a decoded b's message and its own record whose nodeId is not last, not the plain one.
+    const roomsSeen = (seen: unknown[]) =>
+      seen.map((message) => (message as { room: string }).room);
+    assert.deepStrictEqual(roomsSeen(seenByA), ["forged", "from-b"]);
+    assert.deepStrictEqual(roomsSeen(seenByB), ["plain", "forged"]);
   });
 
   test("shutdown() is idempotent; afterwards publish and subscribe reject clearly", async () => {
