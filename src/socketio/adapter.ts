@@ -8,6 +8,8 @@
 
 import type { Namespace } from "socket.io";
 import {
+  Adapter,
+  type BroadcastOptions,
   ClusterAdapterWithHeartbeat,
   type ClusterMessage,
   type ClusterResponse,
@@ -70,13 +72,21 @@ export interface StoreFactoryAdapterOptions {
 /** Most broadcasts carried by one coalesced `DISPATCH`. */
 export const MAX_COALESCED_BROADCASTS = 256;
 
+/** A broadcast waiting for this tick's `DISPATCH`. */
 interface PendingBroadcast {
   readonly entry: DispatchEntry;
-  readonly data: unknown[] | undefined;
-  readonly opts: { rooms: string[]; except: string[] };
-  readonly resolve: (offset: string) => void;
-  readonly reject: (error: unknown) => void;
+  /** For a recoverable packet, kept under its offset once published. */
+  readonly data?: unknown[] | undefined;
+  readonly opts?: { rooms: string[]; except: string[] };
+  /** Absent when nobody waits for the offset: a failure is then reported once per batch. */
+  readonly resolve?: (offset: string) => void;
+  readonly reject?: (error: unknown) => void;
 }
+
+/** socket.io-adapter's in-memory broadcast: to this node's own clients. */
+const localBroadcast = Adapter.prototype.broadcast;
+
+const DONE: Promise<void> = Promise.resolve();
 
 type OutgoingClusterMessage = Parameters<ClusterAdapterWithHeartbeat["publish"]>[0];
 
@@ -301,6 +311,31 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
     return published;
   }
 
+  /**
+   * Broadcasts to the cluster and to this node's clients. socket.io-adapter waits for the publish
+   * first, for the offset that connection state recovery adds to the packet. Without recovery no
+   * offset is needed: the packet joins this tick's `DISPATCH` and goes to this node's clients at
+   * once, with no promise or wait per broadcast.
+   *
+   * @ignore
+   */
+  // deno-lint-ignore no-explicit-any
+  override broadcast(packet: any, opts: BroadcastOptions): Promise<void> {
+    if (!this.#coalesce || this.#closed || opts.flags?.local || this.#recovery) {
+      return super.broadcast(packet, opts);
+    }
+    const rooms = [...opts.rooms];
+    this.#queue({
+      entry: this.#entryOf(packet, {
+        rooms,
+        except: [...(opts.except ?? [])],
+        flags: opts.flags ?? {},
+      }),
+    });
+    localBroadcast.call(this, packet, opts);
+    return DONE;
+  }
+
   #entryOf(
     packet: unknown,
     opts: { rooms: string[]; except: string[]; flags?: object },
@@ -318,10 +353,14 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
     return new Promise<string>((resolve, reject) => {
       const entry = this.#entryOf(packet, opts);
       const data = recoverable(packet, entry.flags) ? (packet as SioPacket).data : undefined;
-      this.#pending.push({ entry, data, opts, resolve, reject });
-      if (this.#pending.length === 1) queueMicrotask(() => this.#flush());
-      else if (this.#pending.length >= MAX_COALESCED_BROADCASTS) this.#flush();
+      this.#queue({ entry, data, opts, resolve, reject });
     });
+  }
+
+  #queue(broadcast: PendingBroadcast): void {
+    this.#pending.push(broadcast);
+    if (this.#pending.length === 1) queueMicrotask(() => this.#flush());
+    else if (this.#pending.length >= MAX_COALESCED_BROADCASTS) this.#flush();
   }
 
   /** Publishes the broadcasts queued in this tick (before anything else is published). */
@@ -338,27 +377,39 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
       : { namespace, ...first.entry, ...tag, batch: rest.map((item) => item.entry) };
     const settle = (items: PendingBroadcast[], offset: string | undefined) => {
       items.forEach((item, index) => {
+        if (!item.resolve) return;
         const each = offset === undefined ? undefined : batchOffset(offset, index);
-        if (each !== undefined && item.data) this.#remember(each, item.data, item.opts);
+        if (each !== undefined && item.data) this.#remember(each, item.data, item.opts!);
         item.resolve(each ?? "");
       });
     };
-    this.#node.events.publish("DISPATCH", payload).then(
-      ({ offset }) => settle(pending, offset ?? id),
-      (error) => {
-        if (!(error instanceof RangeError) || rest.length === 0) {
-          for (const item of pending) item.reject(error);
-          return;
-        }
-        // Too large together: one message per broadcast.
-        pending.forEach((item, index) => {
-          const own = id === undefined ? {} : { id: batchOffset(id, index) };
-          this.#node.events.publish("DISPATCH", { namespace, ...item.entry, ...own }).then(
-            ({ offset }) => settle([item], offset ?? own.id),
-            item.reject,
-          );
-        });
-      },
+    // Those who wait for an offset get the error (and report it); the others' is reported once.
+    const fail = (items: PendingBroadcast[], error: unknown) => {
+      let unreported = false;
+      for (const item of items) {
+        if (item.reject) item.reject(error);
+        else unreported = true;
+      }
+      if (unreported) this.#node.report(error, { stage: "publish", namespace });
+    };
+    this.#track(
+      this.#node.events.publish("DISPATCH", payload).then(
+        ({ offset }) => settle(pending, offset ?? id),
+        (error) => {
+          if (!(error instanceof RangeError) || rest.length === 0) {
+            fail(pending, error);
+            return;
+          }
+          // Too large together: one message per broadcast.
+          return Promise.all(pending.map((item, index) => {
+            const own = id === undefined ? {} : { id: batchOffset(id, index) };
+            return this.#node.events.publish("DISPATCH", { namespace, ...item.entry, ...own }).then(
+              ({ offset }) => settle([item], offset ?? own.id),
+              (error) => fail([item], error),
+            );
+          })).then(() => {});
+        },
+      ),
     );
   }
 

@@ -143,3 +143,56 @@ Deno.test("socket.io over the memory bus: a node that arrives later is counted a
     await early.close();
   }
 });
+
+Deno.test("socket.io over the memory bus: broadcasts too large together go one by one; one too large alone is reported once", async () => {
+  const bus = new MemoryBus();
+  const errors: string[] = [];
+  const servers: { io: Server; factory: MemoryStoreFactory; url: string }[] = [];
+  const clients = [];
+  try {
+    for (const nodeId of ["big-0", "big-1"]) {
+      const events = new MemoryEventStore({ bus, nodeId, maxMessageBytes: 2048 });
+      const factory = new MemoryStoreFactory(events);
+      const http = createServer();
+      const io = new Server(http, {
+        adapter: createAdapter(factory, {
+          ...HEARTBEAT,
+          onError: (error, context) =>
+            errors.push(`${nodeId} ${context.stage}: ${error.constructor.name}`),
+        }),
+      });
+      await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+      servers.push({
+        io,
+        factory,
+        url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
+      });
+    }
+    const [s0, s1] = servers as [(typeof servers)[0], (typeof servers)[0]];
+    for (const { io } of servers) {
+      await waitFor("2 servers", async () => (await io.of("/").adapter.serverCount()) === 2);
+    }
+    const local = await connect(s0.url, "local");
+    const remote = await connect(s1.url, "remote");
+    clients.push(local, remote);
+    // One tick, three broadcasts of ~800 bytes: too large as one DISPATCH, each fits alone.
+    for (const index of [1, 2, 3]) s0.io.emit("big", index, "x".repeat(800));
+    // Too large on its own: reported, kept from the cluster, still emitted to local clients.
+    s0.io.emit("huge", "y".repeat(4000));
+    s0.io.emit("after", "ok");
+    for (const client of clients) await received(client, "after");
+    const events = (client: { received: unknown[][] }) =>
+      client.received.map((args) =>
+        `${String(args[0])}:${String(args[0] === "big" ? args[1] : "")}`
+      );
+    assert.deepEqual(events(remote), ["big:1", "big:2", "big:3", "after:"]);
+    assert.deepEqual(events(local), ["big:1", "big:2", "big:3", "huge:", "after:"]);
+    assert.deepEqual(errors, ["big-0 publish: RangeError"]);
+  } finally {
+    closeClients(clients);
+    for (const { io, factory } of servers) {
+      await io.close();
+      await factory.shutdown();
+    }
+  }
+});
