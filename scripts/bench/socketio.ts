@@ -16,9 +16,14 @@
  * exactly what they get in the other rows, with no adapter cost. No adapter can beat it on this
  * machine. CPU is counted per broadcast for the server processes and for the client processes.
  *
+ * One table per client count in `--clients` (clients per node). With 1, the adapters weigh most
+ * in the cost of a broadcast; with 5, socket.io's writes to each client do, and the ceiling comes
+ * close to every adapter. `--only` keeps the rows whose name contains one of its comma-separated
+ * parts (case-insensitive).
+ *
  * ```sh
- * deno run -A scripts/bench/socketio.ts [--clients 5] [--burst 5000] [--paced 2000] [--rate 1000]
- *   [--size 100] [--only ours-redis-pubsub,redis-adapter]
+ * deno run -A scripts/bench/socketio.ts [--clients 1,5] [--burst 5000] [--paced 2000] [--rate 1000]
+ *   [--size 100] [--rounds 3] [--only "ceiling,@socket.io/redis-adapter,ours: redis pub"]
  * ```
  */
 
@@ -33,7 +38,7 @@ import { NATS_PORT } from "../services/nats.ts";
 const { values: flags } = parseArgs({
   args: Deno.args,
   options: {
-    clients: { type: "string", default: "5" },
+    clients: { type: "string", default: "1,5" },
     burst: { type: "string", default: "5000" },
     paced: { type: "string", default: "2000" },
     rate: { type: "string", default: "1000" },
@@ -42,7 +47,8 @@ const { values: flags } = parseArgs({
     rounds: { type: "string", default: "3" },
   },
 });
-const CLIENTS_PER_NODE = Number(flags.clients);
+/** Clients per node, one table each: with 1 the adapters weigh most, with 5 socket.io does. */
+const CLIENT_COUNTS = flags.clients.split(",").map(Number);
 const BURST = Number(flags.burst);
 const PACED = Number(flags.paced);
 const RATE = Number(flags.rate);
@@ -276,7 +282,7 @@ interface Result {
   readonly received: number;
 }
 
-async function runVariant(variant: Variant): Promise<Result> {
+async function runVariant(variant: Variant, clientsPerNode: number): Promise<Result> {
   const prefix = `bench-sio-${crypto.randomUUID().slice(0, 8)}`;
   const nodes: Node[] = [];
   const clientProcesses: Node[] = [];
@@ -300,7 +306,7 @@ async function runVariant(variant: Variant): Promise<Result> {
     // One client process per server node, so that the clients are not the bottleneck.
     for (const node of nodes) {
       clientProcesses.push(
-        await startNode({ BENCH_URL: node.url, BENCH_CLIENTS: String(CLIENTS_PER_NODE) }, CLIENTS),
+        await startNode({ BENCH_URL: node.url, BENCH_CLIENTS: String(clientsPerNode) }, CLIENTS),
       );
     }
     const allGot = (n: number) => async () =>
@@ -369,7 +375,6 @@ async function runVariant(variant: Variant): Promise<Result> {
   }
 }
 
-const rounds = new Map<string, Result[]>();
 const available = new Map<string, boolean>();
 const chosen: Variant[] = [];
 for (const variant of VARIANTS) {
@@ -384,59 +389,64 @@ for (const variant of VARIANTS) {
   }
   chosen.push(variant);
 }
-// Rounds interleave the adapters, so that load from elsewhere on the machine hits all of them.
-for (let round = 1; round <= ROUNDS; round++) {
-  for (const variant of chosen) {
-    try {
-      const result = await runVariant(variant);
-      rounds.set(variant.name, [...(rounds.get(variant.name) ?? []), result]);
-      console.log(
-        `round ${round} ${variant.name}: ${result.throughput.toFixed(0)} broadcasts/s, ${
-          result.cpuPerBroadcast.toFixed(0)
-        } µs server CPU/broadcast, ${
-          result.clientCpuPerBroadcast.toFixed(0)
-        } µs client CPU/broadcast, p50 ${result.p50.toFixed(2)} ms, p99 ${
-          result.p99.toFixed(2)
-        } ms`,
-      );
-    } catch (error) {
-      console.log(
-        `round ${round} ${variant.name} failed: ${(error as Error).message.slice(0, 2500)}`,
-      );
-    }
-  }
-}
-
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-const results: Result[] = [...rounds.entries()].map(([name, list]) => ({
-  name,
-  throughput: median(list.map((r) => r.throughput)),
-  cpuPerBroadcast: median(list.map((r) => r.cpuPerBroadcast)),
-  clientCpuPerBroadcast: median(list.map((r) => r.clientCpuPerBroadcast)),
-  p50: median(list.map((r) => r.p50)),
-  p99: median(list.map((r) => r.p99)),
-  received: list.length,
-}));
+for (const clientsPerNode of CLIENT_COUNTS) {
+  const rounds = new Map<string, Result[]>();
+  // Rounds interleave the adapters, so that load from elsewhere on the machine hits all of them.
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const variant of chosen) {
+      try {
+        const result = await runVariant(variant, clientsPerNode);
+        rounds.set(variant.name, [...(rounds.get(variant.name) ?? []), result]);
+        console.log(
+          `${clientsPerNode} client(s)/node, round ${round} ${variant.name}: ${
+            result.throughput.toFixed(0)
+          } broadcasts/s, ${result.cpuPerBroadcast.toFixed(0)} µs server CPU/broadcast, ${
+            result.clientCpuPerBroadcast.toFixed(0)
+          } µs client CPU/broadcast, p50 ${result.p50.toFixed(2)} ms, p99 ${
+            result.p99.toFixed(2)
+          } ms`,
+        );
+      } catch (error) {
+        console.log(
+          `round ${round} ${variant.name} failed: ${(error as Error).message.slice(0, 2500)}`,
+        );
+      }
+    }
+  }
+  printTable(clientsPerNode, rounds);
+}
 
-const baseline = results.find((r) => r.name === "@socket.io/redis-adapter");
-console.log(
-  `\n3 nodes, ${CLIENTS_PER_NODE} clients per node, ${SIZE}-byte payload; burst ${BURST} broadcasts; ` +
-    `latency: ${PACED} broadcasts at ${RATE}/s, clients of the 2 other nodes; median of ${ROUNDS} interleaved rounds\n`,
-);
-console.log(
-  "| adapter | broadcasts/s | × redis-adapter | server CPU µs/broadcast | client CPU µs/broadcast | p50 ms | p99 ms | p99 vs redis-adapter |",
-);
-console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
-for (const r of results) {
-  const ratio = baseline ? (r.throughput / baseline.throughput).toFixed(2) : "—";
-  const p99 = baseline ? (r.p99 / baseline.p99).toFixed(2) : "—";
+function printTable(clientsPerNode: number, rounds: Map<string, Result[]>): void {
+  const results: Result[] = [...rounds.entries()].map(([name, list]) => ({
+    name,
+    throughput: median(list.map((r) => r.throughput)),
+    cpuPerBroadcast: median(list.map((r) => r.cpuPerBroadcast)),
+    clientCpuPerBroadcast: median(list.map((r) => r.clientCpuPerBroadcast)),
+    p50: median(list.map((r) => r.p50)),
+    p99: median(list.map((r) => r.p99)),
+    received: list.length,
+  }));
+  const baseline = results.find((r) => r.name === "@socket.io/redis-adapter");
   console.log(
-    `| ${r.name} | ${r.throughput.toFixed(0)} | ${ratio} | ${r.cpuPerBroadcast.toFixed(0)} | ${
-      r.clientCpuPerBroadcast.toFixed(0)
-    } | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${p99} |`,
+    `\n3 nodes, ${clientsPerNode} client(s) per node, ${SIZE}-byte payload; burst ${BURST} broadcasts; ` +
+      `latency: ${PACED} broadcasts at ${RATE}/s, clients of the 2 other nodes; median of ${ROUNDS} interleaved rounds\n`,
   );
+  console.log(
+    "| adapter | broadcasts/s | × redis-adapter | server CPU µs/broadcast | client CPU µs/broadcast | p50 ms | p99 ms | p99 vs redis-adapter |",
+  );
+  console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
+  for (const r of results) {
+    const ratio = baseline ? (r.throughput / baseline.throughput).toFixed(2) : "—";
+    const p99 = baseline ? (r.p99 / baseline.p99).toFixed(2) : "—";
+    console.log(
+      `| ${r.name} | ${r.throughput.toFixed(0)} | ${ratio} | ${r.cpuPerBroadcast.toFixed(0)} | ${
+        r.clientCpuPerBroadcast.toFixed(0)
+      } | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${p99} |`,
+    );
+  }
 }
