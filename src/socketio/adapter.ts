@@ -39,6 +39,7 @@ import {
   publishSocketIo,
   type SocketIoConnect,
   type SocketIoDisconnect,
+  type SocketIoDispatch,
   type SocketIoMessage,
   type SocketSelector,
 } from "./messages.ts";
@@ -116,6 +117,15 @@ function selectorOf(opts: { rooms: Iterable<string>; except?: Iterable<string> }
 
 function optionsOf(selector: SocketSelector, flags: Record<string, unknown> = {}) {
   return { rooms: [...selector.rooms], except: [...selector.except], flags };
+}
+
+/** The in-memory adapter's options of a broadcast that arrived from another node. */
+function localOptions(entry: DispatchEntry): BroadcastOptions {
+  return {
+    rooms: new Set(entry.rooms),
+    except: new Set(entry.except),
+    flags: entry.flags as NonNullable<BroadcastOptions["flags"]>,
+  };
 }
 
 /**
@@ -538,6 +548,20 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
     return published;
   }
 
+  /**
+   * A `DISPATCH` without acknowledgement, where no offset is kept: straight to this node's
+   * clients. It counts its sender as alive, as socket.io-adapter does for any message.
+   */
+  #broadcastLocally(message: SocketIoDispatch, uid: string): void {
+    this.onMessage({ uid, nsp: this.nsp.name, type: MessageType.HEARTBEAT });
+    localBroadcast.call(this, message.packet, localOptions(message));
+    const batch = message.batch;
+    if (batch === undefined) return;
+    for (let index = 0; index < batch.length; index++) {
+      localBroadcast.call(this, batch[index]!.packet, localOptions(batch[index]!));
+    }
+  }
+
   /** Applies a message from another node (called by the node's router). */
   receive(message: EventMessage | SocketIoMessage): void {
     if (this.#closed) return;
@@ -546,6 +570,10 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
     switch (message.type) {
       case "DISPATCH": {
         assertSocketIoDispatch(message);
+        if (message.requestId === undefined && !this.#recovery) {
+          this.#broadcastLocally(message, uid);
+          return;
+        }
         const opts = optionsOf(message, message.flags as Record<string, unknown>);
         const { packet, requestId } = message;
         const offset = message.offset ?? message.id;
