@@ -7,7 +7,9 @@
  * - `(ws package)`: both sides' WebSocket connections opened through `webSocketFactory` with the
  *   `ws` package, whose client turns Nagle's algorithm off (Deno's global `WebSocket` does not);
  * - `noAsyncTraces`: both connections opened with nats.js's `noAsyncTraces: true`, which stops it
- *   from creating two `Error`s (stack traces) per request, such as each JetStream publish.
+ *   from creating two `Error`s (stack traces) per request, such as each JetStream publish;
+ * - `publishRetries: 1 (Nats-Msg-Id)`: the store with one retry, which puts a `Nats-Msg-Id` on
+ *   every publish, against `js.publish` with the same retry and header.
  *
  * Figures per variant, raw then ours, alternating, best of the repeats:
  * - throughput: N events published as fast as the API allows (core: all N publishes started at
@@ -236,11 +238,11 @@ const coreSides = (confirmPublish: boolean): SidesMaker => async (pub, sub, tag)
   };
 };
 
-async function jetStreamSides(
-  pub: NatsConnection,
-  sub: NatsConnection,
-  tag: string,
-): Promise<{ raw: Side; ours: Side; close: () => Promise<void> }> {
+/**
+ * JetStream sides. With `publishRetries` > 0 both make that many extra attempts and put a
+ * `Nats-Msg-Id` on every publish (the stream's de-duplication), as the store does.
+ */
+const jetStreamSides = (publishRetries: number): SidesMaker => async (pub, sub, tag) => {
   const jsm = await jetstreamManager(pub);
   const rawStream = `bench-raw-${tag}`;
   await jsm.streams.add({ name: rawStream, subjects: [`${rawStream}.>`] });
@@ -258,7 +260,7 @@ async function jetStreamSides(
     callback: (msg) => rawCounter.hit(sentAtOf(msg.data, rawCounter.timing)),
   });
   const prefix = `bench-ours-${tag}`;
-  const publisher = new NatsJetStreamEventStore(pub, { prefix, nodeId: "pub" });
+  const publisher = new NatsJetStreamEventStore(pub, { prefix, nodeId: "pub", publishRetries });
   const subscriber = new NatsJetStreamEventStore(sub, { prefix, nodeId: "sub" });
   const oursCounter = new Counter();
   await subscriber.subscribe("DISPATCH", (message) => {
@@ -269,7 +271,13 @@ async function jetStreamSides(
       name: "raw js.publish",
       counter: rawCounter,
       window: 256,
-      publish: (index) => js.publish(`${rawStream}.DISPATCH`, encoded("pub", index)),
+      publish: publishRetries === 0
+        ? (index) => js.publish(`${rawStream}.DISPATCH`, encoded("pub", index))
+        : (index) =>
+          js.publish(`${rawStream}.DISPATCH`, encoded("pub", index), {
+            msgID: crypto.randomUUID(),
+            retries: publishRetries + 1,
+          }),
     },
     ours: {
       name: "NatsJetStreamEventStore",
@@ -285,7 +293,7 @@ async function jetStreamSides(
       await jsm.streams.delete(publisher.stream);
     },
   };
-}
+};
 
 interface Row {
   variant: string;
@@ -329,13 +337,23 @@ rows.push(await run("core tcp, confirmPublish: false", "tcp", coreSides(false), 
 rows.push(await run("core ws", "ws", coreSides(true), CORE_N, CORE_RATE));
 rows.push(await run("core ws, confirmPublish: false", "ws", coreSides(false), CORE_N, CORE_RATE));
 rows.push(await run("core ws (ws package)", "ws-package", coreSides(true), CORE_N, CORE_RATE));
-rows.push(await run("jetstream tcp", "tcp", jetStreamSides, JS_N, JS_RATE));
+rows.push(await run("jetstream tcp", "tcp", jetStreamSides(0), JS_N, JS_RATE));
 // nats.js creates two errors per request to keep the caller's stack, unless told not to.
 rows.push(
-  await run("jetstream tcp, noAsyncTraces", "tcp", jetStreamSides, JS_N, JS_RATE, true),
+  await run("jetstream tcp, noAsyncTraces", "tcp", jetStreamSides(0), JS_N, JS_RATE, true),
 );
-rows.push(await run("jetstream ws", "ws", jetStreamSides, JS_N, JS_RATE));
-rows.push(await run("jetstream ws (ws package)", "ws-package", jetStreamSides, JS_N, JS_RATE));
+rows.push(
+  await run(
+    "jetstream tcp, noAsyncTraces, publishRetries: 1 (Nats-Msg-Id)",
+    "tcp",
+    jetStreamSides(1),
+    JS_N,
+    JS_RATE,
+    true,
+  ),
+);
+rows.push(await run("jetstream ws", "ws", jetStreamSides(0), JS_N, JS_RATE));
+rows.push(await run("jetstream ws (ws package)", "ws-package", jetStreamSides(0), JS_N, JS_RATE));
 
 const fmt = (value: number, digits = 0) => value.toFixed(digits);
 const [load1] = Deno.loadavg();

@@ -70,8 +70,10 @@ export interface NatsJetStreamEventStoreOptions extends EventStoreOptions {
   /** How long a publish waits for the stream's acknowledgement, in ms; 5000 by default. */
   readonly timeoutMs?: number;
   /**
-   * Extra attempts of a publish that got no acknowledgement (timeout or no responder); 1 by
-   * default. Retried publishes carry a `Nats-Msg-Id`, so the stream stores them once.
+   * Extra attempts of a publish that got no acknowledgement (timeout or no responder); 0 by
+   * default, like nats.js's `js.publish`. With 1 or more, every publish carries a `Nats-Msg-Id`
+   * header, so that the stream stores a retried publish once; that header cost about 8% of
+   * publish throughput in `scripts/bench/nats.ts`, for raw nats.js as for this store.
    */
   readonly publishRetries?: number;
   /** Messages pulled per request by each consumer; 256 by default. */
@@ -374,7 +376,7 @@ export class NatsJetStreamEventStore extends BaseEventStore {
       );
     }
     const timeoutMs = positiveInteger("timeoutMs", options.timeoutMs, DEFAULT_NATS_TIMEOUT_MS);
-    const retries = options.publishRetries ?? 1;
+    const retries = options.publishRetries ?? 0;
     if (!Number.isSafeInteger(retries) || retries < 0) {
       throw new RangeError(
         `publishRetries must be a non-negative integer, received ${String(retries)}`,

@@ -219,7 +219,7 @@ serviceTest(
 
 serviceTest(
   nats,
-  "NatsJetStreamEventStore: shutdown() deletes its consumers and leaves the connection open; a publish that gets no ack rejects",
+  "NatsJetStreamEventStore: shutdown() deletes its consumers and leaves the connection open; a publish that gets no ack rejects, after its retries (one attempt by default)",
   async () => {
     const nc = await connectOver("ws");
     const prefix = randomPrefix();
@@ -229,7 +229,10 @@ serviceTest(
       timeoutMs: 300,
       publishRetries: 1,
     });
+    // By default a publish makes one attempt, like js.publish.
+    const single = new NatsJetStreamEventStore(nc, { prefix, nodeId: "b", timeoutMs: 300 });
     try {
+      await single.ready();
       await store.subscribe("JOIN", () => {});
       await store.subscribe("LEAVE", () => {});
       const jsm = await jetstreamManager(nc);
@@ -254,10 +257,19 @@ serviceTest(
         "the publish to reject",
       );
       assert.ok(Date.now() - started < 5_000);
+      await within(
+        assert.rejects(
+          single.publish("JOIN", { sessionId: "s", namespace: "/", room: "lost" }),
+          (error: unknown) =>
+            error instanceof BackendError && /after 1 attempt of/.test(error.message),
+        ),
+        "the single-attempt publish to reject",
+      );
       await store.shutdown();
       assert.equal(nc.isClosed(), false);
       await nc.flush();
     } finally {
+      await single.shutdown();
       await store.shutdown();
       await deleteStreams([store.stream]);
       await nc.close();

@@ -50,7 +50,22 @@ serviceTest(
       );
       const js = new NatsJetStreamEventStore(nc, { prefix: `${prefix}-js`, storage: "memory" });
       stores.push(js);
-      assert.equal(js.maxMessageBytes, MAX_PAYLOAD - 128, "room kept for the Nats-Msg-Id header");
+      assert.equal(
+        js.maxMessageBytes,
+        MAX_PAYLOAD,
+        "one attempt by default: no header to make room for",
+      );
+      const retrying = new NatsJetStreamEventStore(nc, {
+        prefix: `${prefix}-js`,
+        storage: "memory",
+        publishRetries: 1,
+      });
+      stores.push(retrying);
+      assert.equal(
+        retrying.maxMessageBytes,
+        MAX_PAYLOAD - 128,
+        "room kept for the Nats-Msg-Id header of retried publishes",
+      );
       await assert.rejects(
         js.publish("DISPATCH", {
           namespace: "/",
