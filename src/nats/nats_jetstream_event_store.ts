@@ -329,7 +329,7 @@ class JetStreamTransport implements EventTransport {
  * Works on a WebSocket connection (`wsconnect` from `@nats-io/nats-core`) or a TCP one (`connect`
  * from `@nats-io/transport-node`); the connection is yours to close. Each publish is a nats.js
  * request, which builds two stack traces unless the connection has `noAsyncTraces: true`: that
- * option raised throughput by about 40% in `scripts/bench/nats.ts`.
+ * option raised throughput by 25–40% in `scripts/bench/nats.ts`.
  *
  * @example
  * ```ts ignore
