@@ -17,10 +17,18 @@
  * | `SOCKETIO4TS_NODE_ID` | this node's id (random by default) |
  *
  * Events always travel in `SINGLE_CHANNEL` mode, so that a room change and a broadcast that
- * follows it arrive in order.
+ * follows it arrive in order, and with `hybridCodec` on every backend (the default only on Redis
+ * and memory): socket.io's coalesced broadcasts are mostly strings, which JSON reads and writes
+ * faster than MessagePack does, and a node then drops its own messages without decoding them.
  */
 
-import { EventStoreMode, MemoryStoreFactory, PublishMode, type StoreFactory } from "../../mod.ts";
+import {
+  EventStoreMode,
+  hybridCodec,
+  MemoryStoreFactory,
+  PublishMode,
+  type StoreFactory,
+} from "../../mod.ts";
 
 /** A store factory and what to release after it. */
 export interface ChosenBackend {
@@ -42,6 +50,7 @@ export async function backendFromEnv(env: EnvReader): Promise<ChosenBackend> {
   const common = {
     prefix,
     mode: EventStoreMode.SINGLE_CHANNEL,
+    codec: hybridCodec,
     ...(nodeId ? { nodeId } : {}),
   };
 
