@@ -22,7 +22,7 @@
  * parts (case-insensitive).
  *
  * ```sh
- * deno run -A scripts/bench/socketio.ts [--clients 1,5] [--burst 5000] [--paced 2000] [--rate 1000]
+ * deno run -A scripts/bench/socketio.ts [--clients 1,5] [--burst 5000] [--paced 5000] [--rate 1000]
  *   [--size 100] [--rounds 3] [--only "ceiling,@socket.io/redis-adapter,ours: redis pub"]
  * ```
  */
@@ -40,7 +40,7 @@ const { values: flags } = parseArgs({
   options: {
     clients: { type: "string", default: "1,5" },
     burst: { type: "string", default: "5000" },
-    paced: { type: "string", default: "2000" },
+    paced: { type: "string", default: "5000" },
     rate: { type: "string", default: "1000" },
     size: { type: "string", default: "100" },
     only: { type: "string" },
