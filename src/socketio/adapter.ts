@@ -334,13 +334,9 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
     if (!this.#coalesce || this.#closed || opts.flags?.local || this.#recovery) {
       return super.broadcast(packet, opts);
     }
-    const rooms = [...opts.rooms];
+    const except = [...(opts.except ?? [])];
     this.#queue({
-      entry: this.#entryOf(packet, {
-        rooms,
-        except: [...(opts.except ?? [])],
-        flags: opts.flags ?? {},
-      }),
+      entry: this.#entryOf(packet, { rooms: [...opts.rooms], except, flags: opts.flags ?? {} }),
     });
     localBroadcast.call(this, packet, opts);
     return DONE;
