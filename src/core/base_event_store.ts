@@ -138,6 +138,11 @@ interface ChannelState {
   readonly opened: Promise<void>;
 }
 
+/** The offset of the last record received on a channel. */
+interface LastOffset {
+  value: string | undefined;
+}
+
 /** The shared implementation of {@linkcode EventStore}; backends extend it with a transport. */
 export abstract class BaseEventStore implements EventStore {
   /** This node's id. */
@@ -161,9 +166,11 @@ export abstract class BaseEventStore implements EventStore {
   readonly #transportDrains: boolean;
   readonly #registry: MessageRegistry;
   readonly #onError: EventErrorHandler;
-  readonly #listeners = new Map<string, Set<EventListener<EventTypeName>>>();
+  // Arrays, copied on subscribe: delivery iterates them without an iterator object.
+  readonly #listeners = new Map<string, readonly EventListener<EventTypeName>[]>();
   readonly #channels = new Map<string, ChannelState>();
-  readonly #lastOffsets = new Map<string, string>();
+  // One holder per channel, kept by its sink: delivery updates a field, not a map entry.
+  readonly #lastOffsets = new Map<string, LastOffset>();
   readonly #inFlight = new Set<Promise<unknown>>();
   #closed: Promise<void> | undefined;
 
@@ -222,7 +229,7 @@ export abstract class BaseEventStore implements EventStore {
 
   /** Offset of the last message delivered on the channel of `type` (reliable kinds), if any. */
   lastOffset(type: EventTypeName): string | undefined {
-    return this.#lastOffsets.get(this.channelOf(type));
+    return this.#lastOffsets.get(this.channelOf(type))?.value;
   }
 
   #track<T>(promise: Promise<T>): Promise<T> {
@@ -312,9 +319,10 @@ export abstract class BaseEventStore implements EventStore {
     } catch (error) {
       return Promise.reject(error);
     }
-    let listeners = this.#listeners.get(type);
-    if (!listeners) this.#listeners.set(type, listeners = new Set());
-    listeners.add(listener as EventListener<EventTypeName>);
+    const listeners = this.#listeners.get(type) ?? [];
+    if (!listeners.includes(listener as EventListener<EventTypeName>)) {
+      this.#listeners.set(type, [...listeners, listener as EventListener<EventTypeName>]);
+    }
     const channel = this.channelOf(type);
     const existing = this.#channels.get(channel);
     if (existing) {
@@ -394,15 +402,23 @@ export abstract class BaseEventStore implements EventStore {
   }
 
   #sinkFor(channel: string): ChannelSink {
+    let last = this.#lastOffsets.get(channel);
+    if (!last) this.#lastOffsets.set(channel, last = { value: undefined });
+    const lastOffset = last;
     return {
-      record: (record, offset) => this.#receive(channel, record, offset),
+      record: (record, offset) => this.#receive(channel, lastOffset, record, offset),
       error: (error) => this.report(error, { stage: "transport", channel }),
     };
   }
 
-  #receive(channel: string, record: WireRecord, offset: string | undefined): void {
+  #receive(
+    channel: string,
+    lastOffset: LastOffset,
+    record: WireRecord,
+    offset: string | undefined,
+  ): void {
     if (this.#closed) return;
-    if (offset !== undefined) this.#lastOffsets.set(channel, offset);
+    if (offset !== undefined) lastOffset.value = offset;
     // This node's own message, handed back by Pub/Sub: dropped without decoding it.
     if (this.#isOwnRecord?.(record)) return;
     let decoded: unknown;
@@ -430,7 +446,7 @@ export abstract class BaseEventStore implements EventStore {
     }
     if (message.nodeId === this.nodeId) return;
     const listeners = this.#listeners.get(message.type);
-    if (!listeners || listeners.size === 0) return;
+    if (listeners === undefined) return;
     // The decoder made this object for this delivery alone: the offset goes on it, no copy.
     if (offset !== undefined) (message as { offset?: string }).offset = offset;
     for (const listener of listeners) {
