@@ -17,6 +17,8 @@ import { describe } from "./topics.ts";
 
 type Stream = MessagesStream<Buffer, Buffer, Buffer, Buffer>;
 
+const EMPTY = new Uint8Array(0);
+
 /** Delay before starting a stream again after the client ended it, in ms. */
 const RESTART_DELAY_MS = 500;
 
@@ -26,7 +28,9 @@ export class ChannelReader {
   readonly #groupId: string;
   readonly #sink: ChannelSink;
   readonly #options: ResolvedKafkaOptions;
-  readonly #next = new Map<number, bigint>();
+  // By partition, the offset of the last record delivered (the record before the start position
+  // until one is): comparing and storing the client's own bigint allocates nothing per record.
+  readonly #delivered: bigint[] = [];
   #consumer: Consumer | undefined;
   #stream: Stream | undefined;
   #closing = false;
@@ -92,7 +96,7 @@ export class ChannelReader {
       const ends = await consumer.listOffsets({ topics: [this.#topic] });
       const partitions = ends.get(this.#topic) ?? [];
       if (partitions.length === 0) throw new Error(`topic ${this.#topic} has no partitions`);
-      partitions.forEach((end, partition) => this.#next.set(partition, end));
+      partitions.forEach((end, partition) => this.#delivered[partition] = end - 1n);
       if (from) {
         if (from.partition >= partitions.length) {
           throw new RangeError(
@@ -101,7 +105,7 @@ export class ChannelReader {
             } names partition ${from.partition}, but topic ${this.#topic} has ${partitions.length}`,
           );
         }
-        this.#next.set(from.partition, from.offset + 1n);
+        this.#delivered[from.partition] = from.offset;
       }
       await this.#start();
     } catch (error) {
@@ -121,10 +125,10 @@ export class ChannelReader {
     const stream = await consumer.consume({
       topics: [this.#topic],
       mode: "manual",
-      offsets: [...this.#next].map(([partition, offset]) => ({
+      offsets: this.#delivered.map((last, partition) => ({
         topic: this.#topic,
         partition,
-        offset,
+        offset: last + 1n,
       })),
       autocommit: false,
       sessionTimeout: this.#options.sessionTimeoutMs,
@@ -160,14 +164,12 @@ export class ChannelReader {
 
   #deliver(message: Message): void {
     if (this.#closing) return;
-    const expected = this.#next.get(message.partition);
+    const { partition, offset } = message;
+    const last = this.#delivered[partition];
     // After a restart the client may hand back records already delivered: skip them.
-    if (expected !== undefined && message.offset < expected) return;
-    this.#next.set(message.partition, message.offset + 1n);
-    this.#sink.record(
-      message.value ?? new Uint8Array(0),
-      formatOffset(message.partition, message.offset),
-    );
+    if (last !== undefined && offset <= last) return;
+    this.#delivered[partition] = offset;
+    this.#sink.record(message.value ?? EMPTY, formatOffset(partition, offset));
   }
 
   #scheduleRestart(): void {

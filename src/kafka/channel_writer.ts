@@ -2,7 +2,8 @@
  * The serialized producer path of one channel: records queue up while a produce request is in
  * flight and leave together in the next request, so a channel has at most one request in flight
  * and its order is kept even for concurrent, un-awaited publishes. Batches are bounded in records
- * and bytes; `lingerMs` waits for more records before a batch is sent.
+ * and bytes. An idle channel sends once the current synchronous run is over, so that a loop of
+ * publishes makes one request; `lingerMs` waits longer for more records.
  *
  * @module
  */
@@ -124,6 +125,9 @@ export class ChannelWriter {
     this.#sending = true;
     this.#idle = new Promise((resolve) => (this.#markIdle = resolve));
     try {
+      // Let the rest of this tick's writes join the first batch: a loop of un-awaited publishes
+      // becomes one request, not a request of one record followed by one of the rest.
+      await undefined;
       while (this.#queue.length > 0) {
         if (
           this.#options.lingerMs > 0 && !this.#flushing &&

@@ -16,8 +16,11 @@ export interface KafkaPosition {
 
 /** Formats the offset text of a record. */
 export function formatOffset(partition: number, offset: bigint): string {
-  return `${partition}:${offset}`;
+  // A number prints in about half the time of a bigint.
+  return offset <= MAX_SAFE ? `${partition}:${Number(offset)}` : `${partition}:${offset}`;
 }
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /**
  * The offset texts of `count` consecutive records from `base`, without a bigint per record
@@ -25,7 +28,7 @@ export function formatOffset(partition: number, offset: bigint): string {
  */
 export function formatOffsets(partition: number, base: bigint, count: number): string[] {
   const texts = new Array<string>(count);
-  if (base + BigInt(count) <= BigInt(Number.MAX_SAFE_INTEGER)) {
+  if (base + BigInt(count) <= MAX_SAFE) {
     const first = Number(base);
     for (let index = 0; index < count; index++) texts[index] = `${partition}:${first + index}`;
   } else {

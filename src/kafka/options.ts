@@ -49,7 +49,10 @@ export interface KafkaEventStoreOptions extends EventStoreOptions {
   readonly createTopics?: boolean;
   /** Idempotent producer (ignored with your own `producer`); `true` by default. */
   readonly idempotent?: boolean;
-  /** Wait this long (ms) for more records before sending a batch; 0 by default. */
+  /**
+   * Wait this long (ms) for more records before sending a batch; 0 by default. Even at 0, the
+   * publishes made in one synchronous run (a loop of un-awaited `publish` calls) leave together.
+   */
   readonly lingerMs?: number;
   /** Most records in one produce request of a channel; 1000 by default. */
   readonly batchMaxRecords?: number;

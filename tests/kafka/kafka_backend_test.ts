@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { Producer } from "@platformatic/kafka";
 import { BackendError, type EventMessage } from "../../mod.ts";
 import { groupIdOf, KafkaEventStore, parseOffset } from "../../src/kafka/mod.ts";
-import { formatOffsets } from "../../src/kafka/offsets.ts";
+import { formatOffset, formatOffsets } from "../../src/kafka/offsets.ts";
 import { Inbox, randomPrefix, shutdownAll } from "../conformance/_helpers.ts";
 import { ignoreUnless, requireService } from "../_services.ts";
 import {
@@ -170,6 +170,46 @@ Deno.test({
 });
 
 Deno.test({
+  name: "KafkaEventStore: the publishes of one synchronous run leave in one produce request",
+  ignore,
+  async fn() {
+    const prefix = randomPrefix("kt");
+    usedPrefixes.add(prefix);
+    const producer = new Producer({
+      clientId: "counted-producer",
+      bootstrapBrokers: [...SHARED_BROKERS],
+      idempotent: true,
+    });
+    // Counts the requests the store makes on a real producer (the records still go to the broker).
+    const send = producer.send.bind(producer);
+    const batches: number[] = [];
+    producer.send = ((options: Parameters<typeof send>[0]) => {
+      batches.push(options.messages.length);
+      return send(options);
+    }) as typeof producer.send;
+    const a = new KafkaEventStore({ brokers: SHARED_BROKERS, prefix, nodeId: "a", producer });
+    const b = kafkaNode({ prefix, nodeId: "b" });
+    try {
+      const inbox = await new Inbox().listen(b, "JOIN");
+      await a.publish("JOIN", join("first"));
+      await inbox.waitFor(1); // the channel's writer is idle by now
+      batches.length = 0;
+      const names = Array.from({ length: 20 }, (_, index) => `r${index}`);
+      const results = await Promise.all(names.map((name) => a.publish("JOIN", join(name))));
+      assert.deepStrictEqual(batches, [20]);
+      assert.deepStrictEqual(
+        results.map((result) => parseOffset(result.offset).offset),
+        names.map((_, index) => BigInt(index + 1)),
+      );
+      assert.deepStrictEqual(rooms(await inbox.waitFor(21)), ["first", ...names]);
+    } finally {
+      await shutdownAll([a, b]);
+      await producer.close();
+    }
+  },
+});
+
+Deno.test({
   name: "KafkaEventStore over several partitions delivers everything with per-partition offsets",
   ignore,
   async fn() {
@@ -210,12 +250,14 @@ Deno.test({
 });
 
 Deno.test({
-  name: "formatOffsets numbers a batch's records, beyond 2^53 too; parseOffset reads them back",
+  name: "formatOffset(s) number records, beyond 2^53 too; parseOffset reads them back",
   fn() {
     assert.deepStrictEqual(formatOffsets(2, 41n, 3), ["2:41", "2:42", "2:43"]);
     const big = 2n ** 60n;
     assert.deepStrictEqual(formatOffsets(0, big, 2), [`0:${big}`, `0:${big + 1n}`]);
     assert.deepStrictEqual(parseOffset(`0:${big + 1n}`), { partition: 0, offset: big + 1n });
+    assert.equal(formatOffset(1, 9_007_199_254_740_991n), "1:9007199254740991");
+    assert.equal(formatOffset(1, 9_007_199_254_740_993n), "1:9007199254740993");
     assert.throws(() => parseOffset("0:-1"), TypeError);
   },
 });
