@@ -21,7 +21,11 @@
  *
  * Both sides carry the same MessagePack DISPATCH message: the raw side encodes it before
  * `publish` and decodes it in its callback, as an application would; ours adds validation, node-id
- * filtering and (core, by default) the publish confirmation — the ratio is the library's cost. Usage: `deno run -A scripts/bench/nats.ts [--quick]` (harness server on 14222/14280).
+ * filtering and (core, by default) the publish confirmation — the ratio is the library's cost.
+ *
+ * Usage: `deno run -A scripts/bench/nats.ts [--quick] [--only "core tcp,jetstream ws"]` (harness
+ * server on 14222/14280); `--only` keeps the variants whose name contains one of its
+ * comma-separated parts.
  *
  * @module
  */
@@ -36,6 +40,8 @@ import { NatsEventStore, NatsJetStreamEventStore, webSocketFactory } from "../..
 import { NATS_PORT, NATS_WS_PORT } from "../services/nats.ts";
 
 const QUICK = Deno.args.includes("--quick");
+const onlyAt = Deno.args.indexOf("--only");
+const ONLY = onlyAt >= 0 ? (Deno.args[onlyAt + 1] ?? "").split(",") : undefined;
 const REPEATS = QUICK ? 1 : 5;
 // Long enough (about half a second) that a GC pause or a scheduling hiccup is not the result.
 const CORE_N = QUICK ? 10_000 : 100_000;
@@ -308,7 +314,8 @@ async function run(
   n: number,
   rate: number,
   noAsyncTraces = false,
-): Promise<Row> {
+): Promise<Row | undefined> {
+  if (ONLY && !ONLY.some((part) => variant.includes(part))) return undefined;
   const pub = await open(transport, noAsyncTraces);
   const sub = await open(transport, noAsyncTraces);
   const tag = `${variant.replace(/\W+/g, "-")}-${crypto.randomUUID().slice(0, 6)}`;
@@ -331,7 +338,7 @@ async function run(
   }
 }
 
-const rows: Row[] = [];
+const rows: (Row | undefined)[] = [];
 rows.push(await run("core tcp", "tcp", coreSides(true), CORE_N, CORE_RATE));
 rows.push(await run("core tcp, confirmPublish: false", "tcp", coreSides(false), CORE_N, CORE_RATE));
 rows.push(await run("core ws", "ws", coreSides(true), CORE_N, CORE_RATE));
@@ -369,7 +376,7 @@ console.log(
   "| variant | raw msg/s | ours msg/s | ratio | raw CPU µs/event | ours CPU µs/event | CPU ratio (raw/ours) | raw p50 ms | raw p99 ms | ours p50 ms | ours p99 ms |",
 );
 console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-for (const { variant, raw, ours } of rows) {
+for (const { variant, raw, ours } of rows.filter((row) => row !== undefined)) {
   console.log(
     `| ${variant} | ${fmt(raw.throughput)} | ${fmt(ours.throughput)} | ${
       fmt(ours.throughput / raw.throughput, 2)
