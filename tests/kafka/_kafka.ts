@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Admin } from "@platformatic/kafka";
+import { Admin, Producer } from "@platformatic/kafka";
 import type { EventStoreOptions } from "../../mod.ts";
 import { KafkaEventStore, type KafkaEventStoreOptions } from "../../src/kafka/mod.ts";
 import { KAFKA_PORT } from "../../scripts/services/kafka.ts";
@@ -23,6 +23,11 @@ export function kafkaNode(
 ): KafkaEventStore {
   if (options.prefix !== undefined) usedPrefixes.add(options.prefix);
   return new KafkaEventStore({ brokers: SHARED_BROKERS, ...options, ...extra });
+}
+
+/** An idempotent producer of the user's own on the shared broker; the caller closes it. */
+export function userProducer(clientId: string): Producer {
+  return new Producer({ clientId, bootstrapBrokers: [...SHARED_BROKERS], idempotent: true });
 }
 
 /** An admin client on `brokers`; the caller closes it. */

@@ -5,7 +5,6 @@
  */
 
 import assert from "node:assert/strict";
-import { Producer } from "@platformatic/kafka";
 import { BackendError, type EventMessage } from "../../mod.ts";
 import { groupIdOf, KafkaEventStore, parseOffset } from "../../src/kafka/mod.ts";
 import { formatOffset, formatOffsets } from "../../src/kafka/offsets.ts";
@@ -18,6 +17,7 @@ import {
   kafkaNode,
   SHARED_BROKERS,
   usedPrefixes,
+  userProducer,
 } from "./_kafka.ts";
 
 const kafka = await requireService("kafka");
@@ -145,11 +145,7 @@ Deno.test({
   async fn() {
     const prefix = randomPrefix("kt");
     usedPrefixes.add(prefix);
-    const producer = new Producer({
-      clientId: "user-producer",
-      bootstrapBrokers: [...SHARED_BROKERS],
-      idempotent: true,
-    });
+    const producer = userProducer("user-producer");
     const a = new KafkaEventStore({ brokers: SHARED_BROKERS, prefix, nodeId: "a", producer });
     const b = kafkaNode({ prefix, nodeId: "b" });
     try {
@@ -175,11 +171,7 @@ Deno.test({
   async fn() {
     const prefix = randomPrefix("kt");
     usedPrefixes.add(prefix);
-    const producer = new Producer({
-      clientId: "counted-producer",
-      bootstrapBrokers: [...SHARED_BROKERS],
-      idempotent: true,
-    });
+    const producer = userProducer("counted-producer");
     // Counts the requests the store makes on a real producer (the records still go to the broker).
     const send = producer.send.bind(producer);
     const batches: number[] = [];
