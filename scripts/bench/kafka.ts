@@ -17,7 +17,8 @@
  *
  * Each case runs once per side to warm up, then `BENCH_ROUNDS` times (5 by default), raw and ours
  * alternating; the table shows the best and the median run of each side (the machine may be
- * shared: medians move with load). The ratio is ours / raw: above 1 is better for msg/s, below 1 for latency.
+ * shared: medians move with load). The ratio is ours / raw: above 1 is better for msg/s, below 1
+ * for latency.
  * Topics are deleted at the end.
  *
  * @module

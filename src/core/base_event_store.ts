@@ -402,9 +402,8 @@ export abstract class BaseEventStore implements EventStore {
   }
 
   #sinkFor(channel: string): ChannelSink {
-    let last = this.#lastOffsets.get(channel);
-    if (!last) this.#lastOffsets.set(channel, last = { value: undefined });
-    const lastOffset = last;
+    const lastOffset = this.#lastOffsets.get(channel) ?? { value: undefined };
+    this.#lastOffsets.set(channel, lastOffset);
     return {
       record: (record, offset) => this.#receive(channel, lastOffset, record, offset),
       error: (error) => this.report(error, { stage: "transport", channel }),
