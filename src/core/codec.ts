@@ -46,6 +46,8 @@ export interface Codec {
   encode(message: Readonly<Record<string, unknown>>): WireRecord;
   /**
    * Decodes a record; the result is validated by the event store before any listener sees it.
+   * Each call returns a value of its own, which the event store may change (it adds the
+   * message's `offset`, for instance) rather than copy.
    *
    * @throws {Error} when the record is not a valid encoding.
    */

@@ -162,29 +162,31 @@ export function eventStoreSuite(options: EventStoreSuiteOptions): void {
     const [a, b] = await Promise.all(["a", "b"].map((nodeId) => node({ prefix, mode, nodeId })));
     const inbox = await new Inbox().listen(b!, "JOIN", "LEAVE", "DISPATCH", "CONNECT");
     const sent: string[] = [];
+    const types: string[] = [];
     const publishes: Promise<unknown>[] = [];
     for (let index = 0; index < 90; index++) {
       const room = `r${index}`;
       sent.push(room);
-      switch (index % 3) {
+      // Runs of one type between changes of type: each message keeps its own type.
+      switch (Math.floor(index / (1 + (index % 4))) % 3) {
         case 0:
+          types.push("JOIN");
           publishes.push(a!.publish("JOIN", join(room)));
           break;
         case 1:
+          types.push("LEAVE");
           publishes.push(a!.publish("LEAVE", join(room)));
           break;
         default:
+          types.push("DISPATCH");
           publishes.push(a!.publish("DISPATCH", { namespace: "/", room, packet: null }));
       }
     }
     await Promise.all(publishes);
     await inbox.waitFor(sent.length);
     assert.deepStrictEqual(rooms(inbox.messages), sent);
-    assert.deepStrictEqual(inbox.messages.slice(0, 3).map((message) => message.type), [
-      "JOIN",
-      "LEAVE",
-      "DISPATCH",
-    ]);
+    assert.deepStrictEqual(inbox.messages.map((message) => message.type), types);
+    assert.deepStrictEqual(new Set(types), new Set(["JOIN", "LEAVE", "DISPATCH"]));
   });
 
   test("[MULTI_CHANNEL] a node only receives the types it subscribed to", async () => {
@@ -292,6 +294,35 @@ export function eventStoreSuite(options: EventStoreSuiteOptions): void {
     assert.equal(errors.seen[0]!.context.stage, "validate");
     assert.ok(errors.seen[0]!.error instanceof MessageValidationError);
     assert.equal((errors.seen[0]!.error as MessageValidationError).field, "room");
+  });
+
+  test("[MULTI_CHANNEL] a message of another type on a channel is skipped and reported", async () => {
+    const prefix = randomPrefix();
+    const errors = errorLog();
+    // Writes LEAVE as the type of whatever it is given: a JOIN publish puts a LEAVE message on
+    // the JOIN channel.
+    const mislabels: Codec = {
+      name: "mislabels",
+      encode: (message) => msgpackCodec.encode({ ...message, type: "LEAVE" }),
+      decode: (bytes) => msgpackCodec.decode(bytes),
+    };
+    const bad = await node({ prefix, nodeId: "bad", codec: mislabels });
+    const a = await node({ prefix, nodeId: "a" });
+    const b = await node({ prefix, nodeId: "b", onError: errors.onError });
+    const inbox = await new Inbox().listen(b, "JOIN", "LEAVE");
+    await bad.publish("JOIN", join("mislabelled"));
+    await a.publish("JOIN", join("joined"));
+    await a.publish("LEAVE", join("left"));
+    await inbox.waitFor(2);
+    assert.deepStrictEqual(rooms(inbox.messages).sort(), ["joined", "left"]);
+    assert.deepStrictEqual(
+      inbox.messages.map((message) => message.type).sort(),
+      ["JOIN", "LEAVE"],
+    );
+    assert.equal(errors.seen.length, 1);
+    assert.equal(errors.seen[0]!.context.stage, "validate");
+    assert.equal(errors.seen[0]!.context.channel, "JOIN");
+    assert.match(errors.seen[0]!.error.message, /a LEAVE message arrived on the JOIN channel/);
   });
 
   test("a malformed publish rejects with an error naming the field, and sends nothing", async () => {
