@@ -18,7 +18,8 @@
  * Each case runs once per side to warm up, then `BENCH_ROUNDS` times (5 by default), raw and ours
  * alternating; the table shows the best and the median run of each side (the machine may be
  * shared: medians move with load). The ratio is ours / raw: above 1 is better for msg/s, below 1
- * for latency.
+ * for latency. `BENCH_ONLY=throughput,round trip` runs only the cases whose names start so;
+ * `BENCH_VERBOSE=1` prints every round's result.
  * Topics are deleted at the end.
  *
  * @module
@@ -34,6 +35,8 @@ import { KafkaEventStore } from "../../src/kafka/mod.ts";
 const EVENTS = Number(Deno.args[0] ?? 100_000);
 const BROKERS = (Deno.args[1] ?? "127.0.0.1:19092").split(",");
 const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 5);
+const VERBOSE = Deno.env.get("BENCH_VERBOSE") === "1";
+const ONLY = Deno.env.get("BENCH_ONLY")?.split(",").map((name) => name.trim());
 const LATENCY_SAMPLES = 1_000;
 const BATCH = 1_000;
 const PREFIX = `bench-${crypto.randomUUID().slice(0, 8)}`;
@@ -173,8 +176,17 @@ async function throughput(make: PairMaker): Promise<number> {
     };
     const started = performance.now();
     await pair.sendMany(0, EVENTS);
+    const sent = performance.now();
+    const receivedWhenSent = received;
     await waitFor(() => received >= EVENTS, `${EVENTS} records`);
-    return EVENTS / ((performance.now() - started) / 1000);
+    const ended = performance.now();
+    if (VERBOSE) {
+      console.error(
+        `  sent in ${(sent - started).toFixed(0)} ms (${receivedWhenSent} received by then), ` +
+          `last received ${(ended - sent).toFixed(0)} ms later`,
+      );
+    }
+    return EVENTS / ((ended - started) / 1000);
   } finally {
     await pair.close();
   }
@@ -240,6 +252,7 @@ async function rounds(
   for (let round = 0; round < ROUNDS; round++) {
     raw.push(await run(rawPair));
     ours.push(await run(ourPair));
+    if (VERBOSE) console.error(`round ${round + 1}: raw ${raw.at(-1)}, ours ${ours.at(-1)}`);
   }
   return { raw, ours };
 }
@@ -255,6 +268,7 @@ async function compare(
   higherIsBetter: boolean,
   run: (make: PairMaker) => Promise<number>,
 ): Promise<void> {
+  if (ONLY && !ONLY.some((name) => what.startsWith(name))) return;
   const { raw, ours } = await rounds(run);
   const best = (values: number[]) => higherIsBetter ? Math.max(...values) : Math.min(...values);
   rows.push({ what: `${what} (best)`, unit, raw: best(raw), ours: best(ours), higherIsBetter });
