@@ -9,7 +9,9 @@
  *   through the API: 1000 un-awaited `publish()` calls (they leave as one request), then wait
  *   for their acknowledgements; received by a subscribed node.
  * - round trip: one record at a time, sent on one node and received on the other (p50/p99).
- * - acknowledged publish: one awaited send at a time (p50/p99).
+ * - acknowledged publish: one awaited send at a time (p50/p99);
+ * - CPU per record: the CPU time this process (both nodes, every thread) spent per record in the
+ *   throughput runs, which is steadier than wall time on a busy machine.
  *
  * ```sh
  * deno run -A scripts/bench/kafka.ts [events=100000] [brokers=127.0.0.1:19092]
@@ -18,7 +20,7 @@
  * Each case runs once per side to warm up, then `BENCH_ROUNDS` times (5 by default), raw and ours
  * alternating; the table shows the best and the median run of each side (the machine may be
  * shared: medians move with load). The ratio is ours / raw: above 1 is better for msg/s, below 1
- * for latency. `BENCH_ONLY=throughput,round trip` runs only the cases whose names start so;
+ * for latency and CPU. `BENCH_ONLY=throughput,round trip` runs only the cases whose names start so;
  * `BENCH_VERBOSE=1` prints every round's result.
  * Topics are deleted at the end.
  *
@@ -26,6 +28,7 @@
  */
 
 import { Buffer } from "node:buffer";
+import process from "node:process";
 import { Admin, Consumer, type Message, Producer } from "@platformatic/kafka";
 import { msgpackCodec } from "../../mod.ts";
 import { KafkaEventStore } from "../../src/kafka/mod.ts";
@@ -167,6 +170,14 @@ function waitFor(check: () => boolean, what: string, ms = 120_000): Promise<void
   });
 }
 
+/** CPU time this process (both nodes, every thread) spent per record in each throughput run, µs. */
+const cpuPerRecord = new Map<PairMaker, number[]>();
+
+function cpuMicros(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
 async function throughput(make: PairMaker): Promise<number> {
   const pair = await make();
   try {
@@ -175,15 +186,20 @@ async function throughput(make: PairMaker): Promise<number> {
       if (index >= 0) received++;
     };
     const started = performance.now();
+    const cpuStarted = cpuMicros();
     await pair.sendMany(0, EVENTS);
     const sent = performance.now();
     const receivedWhenSent = received;
     await waitFor(() => received >= EVENTS, `${EVENTS} records`);
     const ended = performance.now();
+    const cpu = (cpuMicros() - cpuStarted) / EVENTS;
+    cpuPerRecord.set(make, [...(cpuPerRecord.get(make) ?? []), cpu]);
     if (VERBOSE) {
       console.error(
         `  sent in ${(sent - started).toFixed(0)} ms (${receivedWhenSent} received by then), ` +
-          `last received ${(ended - sent).toFixed(0)} ms later`,
+          `last received ${(ended - sent).toFixed(0)} ms later, ${
+            cpu.toFixed(2)
+          } µs CPU per record`,
       );
     }
     return EVENTS / ((ended - started) / 1000);
@@ -262,14 +278,13 @@ function median(values: readonly number[]): number {
 }
 
 /** Adds a "best of" row and a "median of" row for one case. */
-async function compare(
+function addRows(
   what: string,
   unit: string,
   higherIsBetter: boolean,
-  run: (make: PairMaker) => Promise<number>,
-): Promise<void> {
-  if (ONLY && !ONLY.some((name) => what.startsWith(name))) return;
-  const { raw, ours } = await rounds(run);
+  raw: number[],
+  ours: number[],
+): void {
   const best = (values: number[]) => higherIsBetter ? Math.max(...values) : Math.min(...values);
   rows.push({ what: `${what} (best)`, unit, raw: best(raw), ours: best(ours), higherIsBetter });
   rows.push({
@@ -279,6 +294,23 @@ async function compare(
     ours: median(ours),
     higherIsBetter,
   });
+}
+
+/** Runs one case `ROUNDS` times per side and adds its rows. */
+async function compare(
+  what: string,
+  unit: string,
+  higherIsBetter: boolean,
+  run: (make: PairMaker) => Promise<number>,
+): Promise<void> {
+  if (ONLY && !ONLY.some((name) => what.startsWith(name))) return;
+  const { raw, ours } = await rounds(run);
+  addRows(what, unit, higherIsBetter, raw, ours);
+  if (run === throughput) {
+    // Without the warm-up run of each side.
+    const cpu = (make: PairMaker) => (cpuPerRecord.get(make) ?? []).slice(1);
+    addRows("CPU per record, throughput runs", "µs", false, cpu(rawPair), cpu(ourPair));
+  }
 }
 
 console.log(
@@ -319,7 +351,7 @@ try {
 }
 
 const format = (value: number, unit: string) =>
-  unit === "ms" ? value.toFixed(2) : Math.round(value).toString();
+  unit === "msg/s" ? Math.round(value).toString() : value.toFixed(2);
 console.log("| case | unit | raw @platformatic/kafka | ours | ours / raw |");
 console.log("|---|---|---:|---:|---:|");
 for (const row of rows) {
