@@ -11,7 +11,8 @@
  * - `publishRetries: 1 (Nats-Msg-Id)`: the store with one retry, which puts a `Nats-Msg-Id` on
  *   every publish, against `js.publish` with the same retry and header.
  *
- * Figures per variant, raw then ours, alternating, best of the repeats:
+ * Figures per variant, raw then ours, alternating (throughput: the best run, and the ratio of the
+ * medians; CPU and latency: the median of the runs):
  * - throughput: N events published as fast as the API allows (core: all N publishes started at
  *   once, then awaited; JetStream: windows of 256 publishes awaiting their acks) until a second
  *   connection has received all N; with the CPU time this process (both nodes) spent per event,
@@ -23,9 +24,10 @@
  * `publish` and decodes it in its callback, as an application would; ours adds validation, node-id
  * filtering and (core, by default) the publish confirmation — the ratio is the library's cost.
  *
- * Usage: `deno run -A scripts/bench/nats.ts [--quick] [--only "core tcp,jetstream ws"]` (harness
- * server on 14222/14280); `--only` keeps the variants whose name contains one of its
- * comma-separated parts.
+ * Usage: `deno run -A scripts/bench/nats.ts [--quick] [--only "core tcp,jetstream ws"]
+ * [--processes 3]` (harness server on 14222/14280); `--only` keeps the variants whose name
+ * contains one of its comma-separated parts; `--processes` pools the runs of that many processes
+ * run one after the other (1 by default; a whole run takes about 8 minutes here).
  *
  * @module
  */
@@ -43,6 +45,10 @@ const QUICK = Deno.args.includes("--quick");
 const onlyAt = Deno.args.indexOf("--only");
 const ONLY = onlyAt >= 0 ? (Deno.args[onlyAt + 1] ?? "").split(",") : undefined;
 const REPEATS = QUICK ? 1 : 5;
+const processesAt = Deno.args.indexOf("--processes");
+const PROCESSES = processesAt >= 0 ? Number(Deno.args[processesAt + 1]) : 1;
+/** Set in the processes that `--processes` starts: they print their runs as JSON. */
+const CHILD = Deno.args.includes("--child");
 // Long enough (about half a second) that a GC pause or a scheduling hiccup is not the result.
 const CORE_N = QUICK ? 10_000 : 100_000;
 // 5,000 JetStream events lasted about 0.2 s over TCP, too short to tell 10% apart here.
@@ -179,13 +185,8 @@ async function measure(side: Side, n: number, rate: number): Promise<Figures> {
   return { throughput: tp, cpuPerEvent, p50, p99 };
 }
 
-function best(runs: Figures[]): Figures {
-  return {
-    throughput: Math.max(...runs.map((run) => run.throughput)),
-    cpuPerEvent: Math.min(...runs.map((run) => run.cpuPerEvent)),
-    p50: Math.min(...runs.map((run) => run.p50)),
-    p99: Math.min(...runs.map((run) => run.p99)),
-  };
+function bestThroughput(runs: Figures[]): number {
+  return Math.max(...runs.map((run) => run.throughput));
 }
 
 let connecting: Promise<unknown> = Promise.resolve();
@@ -303,8 +304,8 @@ const jetStreamSides = (publishRetries: number): SidesMaker => async (pub, sub, 
 
 interface Row {
   variant: string;
-  raw: Figures;
-  ours: Figures;
+  raw: Figures[];
+  ours: Figures[];
 }
 
 async function run(
@@ -330,7 +331,7 @@ async function run(
       raw.push(await measure(sides.raw, n, rate));
       ours.push(await measure(sides.ours, n, rate));
     }
-    return { variant, raw: best(raw), ours: best(ours) };
+    return { variant, raw, ours };
   } finally {
     await sides.close();
     await pub.close();
@@ -338,34 +339,89 @@ async function run(
   }
 }
 
-const rows: (Row | undefined)[] = [];
-rows.push(await run("core tcp", "tcp", coreSides(true), CORE_N, CORE_RATE));
-rows.push(await run("core tcp, confirmPublish: false", "tcp", coreSides(false), CORE_N, CORE_RATE));
-rows.push(await run("core ws", "ws", coreSides(true), CORE_N, CORE_RATE));
-rows.push(await run("core ws, confirmPublish: false", "ws", coreSides(false), CORE_N, CORE_RATE));
-rows.push(await run("core ws (ws package)", "ws-package", coreSides(true), CORE_N, CORE_RATE));
-rows.push(await run("jetstream tcp", "tcp", jetStreamSides(0), JS_N, JS_RATE));
-// nats.js creates two errors per request to keep the caller's stack, unless told not to.
-rows.push(
-  await run("jetstream tcp, noAsyncTraces", "tcp", jetStreamSides(0), JS_N, JS_RATE, true),
-);
-rows.push(
-  await run(
-    "jetstream tcp, noAsyncTraces, publishRetries: 1 (Nats-Msg-Id)",
-    "tcp",
-    jetStreamSides(1),
-    JS_N,
-    JS_RATE,
-    true,
-  ),
-);
-rows.push(await run("jetstream ws", "ws", jetStreamSides(0), JS_N, JS_RATE));
-rows.push(await run("jetstream ws (ws package)", "ws-package", jetStreamSides(0), JS_N, JS_RATE));
+/** Runs every selected variant in this process. */
+async function runVariants(): Promise<Row[]> {
+  const rows: (Row | undefined)[] = [];
+  rows.push(await run("core tcp", "tcp", coreSides(true), CORE_N, CORE_RATE));
+  rows.push(
+    await run("core tcp, confirmPublish: false", "tcp", coreSides(false), CORE_N, CORE_RATE),
+  );
+  rows.push(await run("core ws", "ws", coreSides(true), CORE_N, CORE_RATE));
+  rows.push(await run("core ws, confirmPublish: false", "ws", coreSides(false), CORE_N, CORE_RATE));
+  rows.push(await run("core ws (ws package)", "ws-package", coreSides(true), CORE_N, CORE_RATE));
+  rows.push(await run("jetstream tcp", "tcp", jetStreamSides(0), JS_N, JS_RATE));
+  // nats.js creates two errors per request to keep the caller's stack, unless told not to.
+  rows.push(
+    await run("jetstream tcp, noAsyncTraces", "tcp", jetStreamSides(0), JS_N, JS_RATE, true),
+  );
+  rows.push(
+    await run(
+      "jetstream tcp, noAsyncTraces, publishRetries: 1 (Nats-Msg-Id)",
+      "tcp",
+      jetStreamSides(1),
+      JS_N,
+      JS_RATE,
+      true,
+    ),
+  );
+  rows.push(await run("jetstream ws", "ws", jetStreamSides(0), JS_N, JS_RATE));
+  rows.push(await run("jetstream ws (ws package)", "ws-package", jetStreamSides(0), JS_N, JS_RATE));
+  return rows.filter((row) => row !== undefined);
+}
+
+/**
+ * Runs this script `PROCESSES` times, one process after the other, and pools their runs: a
+ * process's V8 makes early decisions (inlining, which allocation sites it pretenures) that move
+ * both sides' figures for the rest of that process.
+ */
+async function runProcesses(): Promise<Row[]> {
+  const script = new URL(import.meta.url).pathname;
+  const args = Deno.args.filter((arg, index) =>
+    arg !== "--processes" && Deno.args[index - 1] !== "--processes"
+  );
+  const pooled: Row[] = [];
+  for (let index = 0; index < PROCESSES; index++) {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", script, ...args, "--child"],
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    if (!output.success) throw new Error(`bench process ${index + 1} of ${PROCESSES} failed`);
+    for (const row of JSON.parse(new TextDecoder().decode(output.stdout)) as Row[]) {
+      const existing = pooled.find((other) => other.variant === row.variant);
+      if (existing) {
+        existing.raw.push(...row.raw);
+        existing.ours.push(...row.ours);
+      } else pooled.push(row);
+    }
+  }
+  return pooled;
+}
+
+if (CHILD) {
+  console.log(JSON.stringify(await runVariants()));
+  Deno.exit(0);
+}
+const rows = PROCESSES > 1 ? await runProcesses() : await runVariants();
+
+/** The median of each figure over the runs. */
+function median(runs: Figures[]): Figures {
+  const of = (pick: (run: Figures) => number) => {
+    const sorted = runs.map(pick).sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+  };
+  return {
+    throughput: of((run) => run.throughput),
+    cpuPerEvent: of((run) => run.cpuPerEvent),
+    p50: of((run) => run.p50),
+    p99: of((run) => run.p99),
+  };
+}
 
 const fmt = (value: number, digits = 0) => value.toFixed(digits);
 const [load1] = Deno.loadavg();
 console.log(
-  `\nNATS event stores vs raw nats.js — nats-server 2.9.10 on loopback, Deno ${Deno.version.deno}, best of ${REPEATS}, ${navigator.hardwareConcurrency} CPUs, load average ${
+  `\nNATS event stores vs raw nats.js — nats-server 2.9.10 on loopback, Deno ${Deno.version.deno}, ${PROCESSES} process(es) × ${REPEATS} repeats (msg/s and ratio: best run; median ratio, CPU and latency: median of the runs), ${navigator.hardwareConcurrency} CPUs, load average ${
     load1?.toFixed(2)
   }`,
 );
@@ -373,12 +429,14 @@ console.log(
   `throughput: ${CORE_N} core / ${JS_N} JetStream events until all received; latency: ${CORE_RATE}/s core, ${JS_RATE}/s JetStream, ${LATENCY_SECONDS} s\n`,
 );
 console.log(
-  "| variant | raw msg/s | ours msg/s | ratio | raw CPU µs/event | ours CPU µs/event | CPU ratio (raw/ours) | raw p50 ms | raw p99 ms | ours p50 ms | ours p99 ms |",
+  "| variant | raw msg/s | ours msg/s | ratio | median ratio | raw CPU µs/event | ours CPU µs/event | CPU ratio (raw/ours) | raw p50 ms | raw p99 ms | ours p50 ms | ours p99 ms |",
 );
-console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-for (const { variant, raw, ours } of rows.filter((row) => row !== undefined)) {
+console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+for (const row of rows) {
+  const [rawBest, oursBest] = [bestThroughput(row.raw), bestThroughput(row.ours)];
+  const [raw, ours] = [median(row.raw), median(row.ours)];
   console.log(
-    `| ${variant} | ${fmt(raw.throughput)} | ${fmt(ours.throughput)} | ${
+    `| ${row.variant} | ${fmt(rawBest)} | ${fmt(oursBest)} | ${fmt(oursBest / rawBest, 2)}× | ${
       fmt(ours.throughput / raw.throughput, 2)
     }× | ${fmt(raw.cpuPerEvent, 1)} | ${fmt(ours.cpuPerEvent, 1)} | ${
       fmt(raw.cpuPerEvent / ours.cpuPerEvent, 2)
