@@ -306,34 +306,26 @@ async function compare(
   }
 }
 
+/** The latency cases, each reported at p50 and p99. */
+const LATENCY_CASES = [
+  ["round trip", roundTrip],
+  ["acknowledged publish", acknowledged],
+] as const;
+
 /** Runs every case in this process. */
 async function runCases(): Promise<void> {
   try {
     await compare("throughput, end to end", "msg/s", true, throughput);
-    await compare(
-      "round trip p50",
-      "ms",
-      false,
-      async (make) => percentile(await roundTrip(make), 0.5),
-    );
-    await compare(
-      "round trip p99",
-      "ms",
-      false,
-      async (make) => percentile(await roundTrip(make), 0.99),
-    );
-    await compare(
-      "acknowledged publish p50",
-      "ms",
-      false,
-      async (make) => percentile(await acknowledged(make), 0.5),
-    );
-    await compare(
-      "acknowledged publish p99",
-      "ms",
-      false,
-      async (make) => percentile(await acknowledged(make), 0.99),
-    );
+    for (const [name, samples] of LATENCY_CASES) {
+      for (const p of [0.5, 0.99]) {
+        await compare(
+          `${name} p${p * 100}`,
+          "ms",
+          false,
+          async (make) => percentile(await samples(make), p),
+        );
+      }
+    }
   } finally {
     const admin = new Admin({ clientId: "bench-admin", bootstrapBrokers: BROKERS });
     const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(`${PREFIX}.`));
