@@ -167,7 +167,7 @@ export function eventStoreSuite(options: EventStoreSuiteOptions): void {
     for (let index = 0; index < 90; index++) {
       const room = `r${index}`;
       sent.push(room);
-      // Runs of one type between changes of type: each message keeps its own type.
+      // A mix of runs of one type and changes of type; each message must keep its own type.
       switch (Math.floor(index / (1 + (index % 4))) % 3) {
         case 0:
           types.push("JOIN");
