@@ -198,7 +198,8 @@ async function throughput(make: PairMaker): Promise<number> {
     await waitFor(() => received >= EVENTS, `${EVENTS} records`);
     const ended = performance.now();
     const cpu = (cpuMicros() - cpuStarted) / EVENTS;
-    cpuPerRecord.set(make, [...(cpuPerRecord.get(make) ?? []), cpu]);
+    if (!cpuPerRecord.has(make)) cpuPerRecord.set(make, []);
+    cpuPerRecord.get(make)!.push(cpu);
     if (VERBOSE) {
       console.error(
         `  sent in ${(sent - started).toFixed(0)} ms (${receivedWhenSent} received by then), ` +

@@ -411,17 +411,13 @@ export abstract class BaseEventStore implements EventStore {
   }
 
   #sinkFor(channel: string): ChannelSink {
-    let state = this.#receiveStates.get(channel);
-    if (state === undefined) {
-      state = {
-        lastOffset: undefined,
-        type: this.mode === EventStoreMode.MULTI_CHANNEL ? channel : undefined,
-      };
-      this.#receiveStates.set(channel, state);
-    }
-    const receiveState = state;
+    const state = this.#receiveStates.get(channel) ?? {
+      lastOffset: undefined,
+      type: this.mode === EventStoreMode.MULTI_CHANNEL ? channel : undefined,
+    };
+    this.#receiveStates.set(channel, state);
     return {
-      record: (record, offset) => this.#receive(channel, receiveState, record, offset),
+      record: (record, offset) => this.#receive(channel, state, record, offset),
       error: (error) => this.report(error, { stage: "transport", channel }),
     };
   }

@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import type { Producer } from "@platformatic/kafka";
 import { BackendError, type EventMessage } from "../../mod.ts";
 import { groupIdOf, KafkaEventStore, parseOffset } from "../../src/kafka/mod.ts";
 import { formatOffset, formatOffsets } from "../../src/kafka/offsets.ts";
@@ -139,16 +140,34 @@ Deno.test({
   },
 });
 
+/**
+ * Runs `body` with node `a` publishing through a producer of the user's own and node `b` on a
+ * fresh prefix, then shuts both nodes down and closes the producer.
+ */
+async function withUserProducer(
+  clientId: string,
+  body: (
+    nodes: { prefix: string; producer: Producer; a: KafkaEventStore; b: KafkaEventStore },
+  ) => Promise<void>,
+): Promise<void> {
+  const prefix = randomPrefix("kt");
+  usedPrefixes.add(prefix);
+  const producer = userProducer(clientId);
+  const a = new KafkaEventStore({ brokers: SHARED_BROKERS, prefix, nodeId: "a", producer });
+  const b = kafkaNode({ prefix, nodeId: "b" });
+  try {
+    await body({ prefix, producer, a, b });
+  } finally {
+    await shutdownAll([a, b]);
+    await producer.close();
+  }
+}
+
 Deno.test({
   name: "KafkaEventStore publishes with the user's producer and leaves it open",
   ignore,
-  async fn() {
-    const prefix = randomPrefix("kt");
-    usedPrefixes.add(prefix);
-    const producer = userProducer("user-producer");
-    const a = new KafkaEventStore({ brokers: SHARED_BROKERS, prefix, nodeId: "a", producer });
-    const b = kafkaNode({ prefix, nodeId: "b" });
-    try {
+  fn: () =>
+    withUserProducer("user-producer", async ({ prefix, producer, a, b }) => {
       const inbox = await new Inbox().listen(b, "JOIN");
       await a.publish("JOIN", join("via-user-producer"));
       await inbox.waitFor(1);
@@ -158,30 +177,22 @@ Deno.test({
         messages: [{ topic: `${prefix}.JOIN`, value: new TextEncoder().encode("raw") as never }],
       });
       assert.equal(result.offsets?.[0]?.offset, 1n);
-    } finally {
-      await shutdownAll([a, b]);
-      await producer.close();
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "KafkaEventStore: the publishes of one synchronous run leave in one produce request",
   ignore,
-  async fn() {
-    const prefix = randomPrefix("kt");
-    usedPrefixes.add(prefix);
-    const producer = userProducer("counted-producer");
-    // Counts the requests the store makes on a real producer (the records still go to the broker).
-    const send = producer.send.bind(producer);
-    const batches: number[] = [];
-    producer.send = ((options: Parameters<typeof send>[0]) => {
-      batches.push(options.messages.length);
-      return send(options);
-    }) as typeof producer.send;
-    const a = new KafkaEventStore({ brokers: SHARED_BROKERS, prefix, nodeId: "a", producer });
-    const b = kafkaNode({ prefix, nodeId: "b" });
-    try {
+  fn: () =>
+    withUserProducer("counted-producer", async ({ producer, a, b }) => {
+      // Counts the requests the store makes on a real producer (the records still go to the
+      // broker).
+      const send = producer.send.bind(producer);
+      const batches: number[] = [];
+      producer.send = ((options: Parameters<typeof send>[0]) => {
+        batches.push(options.messages.length);
+        return send(options);
+      }) as typeof producer.send;
       const inbox = await new Inbox().listen(b, "JOIN");
       await a.publish("JOIN", join("first"));
       await inbox.waitFor(1); // the channel's writer is idle by now
@@ -194,11 +205,7 @@ Deno.test({
         names.map((_, index) => BigInt(index + 1)),
       );
       assert.deepStrictEqual(rooms(await inbox.waitFor(21)), ["first", ...names]);
-    } finally {
-      await shutdownAll([a, b]);
-      await producer.close();
-    }
-  },
+    }),
 });
 
 Deno.test({
