@@ -7,7 +7,12 @@
  * @module
  */
 
-import { REQUIRE_SERVICES, SERVICE_NAMES, SERVICE_REPORT_ENV } from "../tests/_services.ts";
+import {
+  REQUIRE_SERVICES,
+  SERVICE_NAMES,
+  SERVICE_REPORT_ENV,
+  TOOL_REPORT_TAG,
+} from "../tests/_services.ts";
 import type { ServiceAvailability } from "../tests/_services.ts";
 import { probeServices } from "../tests/_services.ts";
 import type { ServiceName } from "./services/_types.ts";
@@ -53,10 +58,33 @@ export function readRequested(file: string): Map<ServiceName, boolean> {
   return requested;
 }
 
-/** The closing summary: ran / skipped (with start commands) / not used by the selected tests. */
+/**
+ * The tools (not services) that some tests needed and did not find, read from the report file:
+ * tool → how to install it.
+ */
+export function readMissingTools(file: string): Map<string, string> {
+  const missing = new Map<string, string>();
+  let text = "";
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch {
+    return missing;
+  }
+  for (const line of text.split("\n")) {
+    const [tag, name, state, ...hint] = line.split(" ");
+    if (tag === TOOL_REPORT_TAG && name && state === "absent") missing.set(name, hint.join(" "));
+  }
+  return missing;
+}
+
+/**
+ * The closing summary: ran / skipped (with start commands) / not used by the selected tests, then
+ * the tools whose tests were skipped (or failed, under `REQUIRE_SERVICES=1`) for want of them.
+ */
 export function formatSummary(
   probes: readonly ServiceAvailability[],
   requested: ReadonlyMap<ServiceName, boolean>,
+  missingTools: ReadonlyMap<string, string> = new Map(),
 ): string {
   const ran = probes.filter((p) => requested.get(p.name) === true);
   const skipped = probes.filter((p) => requested.get(p.name) === false);
@@ -80,6 +108,13 @@ export function formatSummary(
       }`,
     );
   }
+  for (const [tool, install] of missingTools) {
+    lines.push(
+      `tests that need ${tool}: ${
+        REQUIRE_SERVICES ? "FAILED (REQUIRE_SERVICES=1)" : "skipped"
+      }, it is not installed; install it with \`${install}\``,
+    );
+  }
   return lines.join("\n");
 }
 
@@ -100,12 +135,13 @@ async function main(): Promise<number> {
     stderr: "inherit",
   }).spawn().status;
   const requested = readRequested(reportFile);
+  const missingTools = readMissingTools(reportFile);
   try {
     Deno.removeSync(reportFile);
   } catch {
     // already gone
   }
-  console.log(formatSummary(probes, requested));
+  console.log(formatSummary(probes, requested, missingTools));
   return status.code;
 }
 

@@ -139,6 +139,27 @@ function report(availability: ServiceAvailability): void {
   }
 }
 
+/** First word of a report line about a tool (not a service) that some tests need. */
+export const TOOL_REPORT_TAG = "tool";
+
+/**
+ * Tells `deno task test` whether a tool that some tests need (not a service, such as a browser)
+ * is installed, so that its summary lists the tests skipped for want of it and how to install it.
+ */
+export function reportTool(name: string, available: boolean, installHint: string): void {
+  const file = readEnv(SERVICE_REPORT_ENV);
+  if (!file) return;
+  try {
+    Deno.writeTextFileSync(
+      file,
+      `${TOOL_REPORT_TAG} ${name} ${available ? "available" : "absent"} ${installHint}\n`,
+      { append: true },
+    );
+  } catch {
+    // no write permission: the summary just lacks this line
+  }
+}
+
 /**
  * Asks for a shared service: probes it once per process and returns its availability. When it
  * is absent, warns once (naming the start command); with `REQUIRE_SERVICES=1` the warning says
