@@ -37,19 +37,22 @@ export function testArgs(extra: readonly string[]): string[] {
   return ["test", "-A", ...(hasPaths ? [] : ["tests/"]), ...extra];
 }
 
+/** The lines of the report file (none when it is gone). */
+function reportLines(file: string): string[] {
+  try {
+    return Deno.readTextFileSync(file).split("\n");
+  } catch {
+    return [];
+  }
+}
+
 /**
  * What the test modules asked for, read from the report file: service → whether it answered when
  * the tests probed it.
  */
 export function readRequested(file: string): Map<ServiceName, boolean> {
   const requested = new Map<ServiceName, boolean>();
-  let text = "";
-  try {
-    text = Deno.readTextFileSync(file);
-  } catch {
-    return requested;
-  }
-  for (const line of text.split("\n")) {
+  for (const line of reportLines(file)) {
     const [name, state] = line.split(" ") as [ServiceName, string | undefined];
     if ((SERVICE_NAMES as readonly string[]).includes(name)) {
       requested.set(name, (requested.get(name) ?? true) && state === "available");
@@ -64,13 +67,7 @@ export function readRequested(file: string): Map<ServiceName, boolean> {
  */
 export function readMissingTools(file: string): Map<string, string> {
   const missing = new Map<string, string>();
-  let text = "";
-  try {
-    text = Deno.readTextFileSync(file);
-  } catch {
-    return missing;
-  }
-  for (const line of text.split("\n")) {
+  for (const line of reportLines(file)) {
     const [tag, name, state, ...hint] = line.split(" ");
     if (tag === TOOL_REPORT_TAG && name && state === "absent") missing.set(name, hint.join(" "));
   }

@@ -125,18 +125,19 @@ export function probeServices(
 const cache = new Map<ServiceName, Promise<ServiceAvailability>>();
 const warned = new Set<ServiceName>();
 
-function report(availability: ServiceAvailability): void {
+/** Appends a line to the report file of `deno task test`, when there is one. */
+function appendReport(line: string): void {
   const file = readEnv(SERVICE_REPORT_ENV);
   if (!file) return;
   try {
-    Deno.writeTextFileSync(
-      file,
-      `${availability.name} ${availability.available ? "available" : "absent"}\n`,
-      { append: true },
-    );
+    Deno.writeTextFileSync(file, `${line}\n`, { append: true });
   } catch {
     // no write permission: the summary just lacks this line
   }
+}
+
+function report(availability: ServiceAvailability): void {
+  appendReport(`${availability.name} ${availability.available ? "available" : "absent"}`);
 }
 
 /** First word of a report line about a tool (not a service) that some tests need. */
@@ -147,17 +148,7 @@ export const TOOL_REPORT_TAG = "tool";
  * is installed, so that its summary lists the tests skipped for want of it and how to install it.
  */
 export function reportTool(name: string, available: boolean, installHint: string): void {
-  const file = readEnv(SERVICE_REPORT_ENV);
-  if (!file) return;
-  try {
-    Deno.writeTextFileSync(
-      file,
-      `${TOOL_REPORT_TAG} ${name} ${available ? "available" : "absent"} ${installHint}\n`,
-      { append: true },
-    );
-  } catch {
-    // no write permission: the summary just lacks this line
-  }
+  appendReport(`${TOOL_REPORT_TAG} ${name} ${available ? "available" : "absent"} ${installHint}`);
 }
 
 /**
