@@ -19,7 +19,7 @@
  *
  * Each case runs once per side to warm up, then `BENCH_ROUNDS` times (3 by default), raw and ours
  * alternating, in each of `BENCH_PROCESSES` processes run one after the other (3 by default; the
- * figures of one process lean on its V8's early decisions, see `runProcesses`); the table shows
+ * figures of one process lean on its V8's early decisions, see `_pool.ts`); the table shows
  * the best and the median run of each side over all of them (the machine may be shared: medians
  * move with load). The ratio is ours / raw: above 1 is better for msg/s, below 1
  * for latency and CPU. `BENCH_ONLY=throughput,round trip` runs only the cases whose names start so;
@@ -34,6 +34,7 @@ import process from "node:process";
 import { Admin, Consumer, type Message, Producer } from "@platformatic/kafka";
 import { msgpackCodec } from "../../mod.ts";
 import { KafkaEventStore } from "../../src/kafka/mod.ts";
+import { poolProcesses } from "./_pool.ts";
 
 // 20,000 events lasted about 0.2 s per round: too short to tell a 10% difference on a shared
 // machine.
@@ -335,33 +336,6 @@ async function runCases(): Promise<void> {
   }
 }
 
-/**
- * Runs `PROCESSES` processes of this script one after the other and pools their results. A
- * process's V8 makes decisions early (which call sites it inlines, which allocation sites it
- * pretenures after the first scavenges) that shift both sides' figures by 10-20% for the rest of
- * that process; pooling several processes averages that luck out.
- */
-async function runProcesses(): Promise<void> {
-  const script = new URL(import.meta.url).pathname;
-  for (let index = 0; index < PROCESSES; index++) {
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", script, ...Deno.args],
-      env: { BENCH_CHILD: "1" },
-      stdout: "piped",
-      stderr: "inherit",
-    }).output();
-    if (!output.success) throw new Error(`bench process ${index + 1} of ${PROCESSES} failed`);
-    const results = JSON.parse(new TextDecoder().decode(output.stdout)) as CaseResult[];
-    for (const result of results) {
-      const pooled = cases.find((existing) => existing.what === result.what);
-      if (pooled) {
-        pooled.raw.push(...result.raw);
-        pooled.ours.push(...result.ours);
-      } else cases.push(result);
-    }
-  }
-}
-
 if (CHILD) {
   await runCases();
   console.log(JSON.stringify(cases));
@@ -371,8 +345,17 @@ if (CHILD) {
       `samples, ${PROCESSES} process(es) × ${ROUNDS} rounds (raw and ours alternating), brokers ` +
       BROKERS.join(","),
   );
-  if (PROCESSES > 1) await runProcesses();
-  else await runCases();
+  if (PROCESSES > 1) {
+    cases.push(
+      ...await poolProcesses<CaseResult>({
+        script: import.meta.url,
+        processes: PROCESSES,
+        args: Deno.args,
+        env: { BENCH_CHILD: "1" },
+        keyOf: (result) => result.what,
+      }),
+    );
+  } else await runCases();
   const format = (value: number, unit: string) =>
     unit === "msg/s" ? Math.round(value).toString() : value.toFixed(2);
   console.log("| case | unit | raw @platformatic/kafka | ours | ours / raw |");

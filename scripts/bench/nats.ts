@@ -44,6 +44,7 @@ import { msgpackCodec } from "../../mod.ts";
 import WebSocket from "ws";
 import { NatsEventStore, NatsJetStreamEventStore, webSocketFactory } from "../../src/nats/mod.ts";
 import { NATS_PORT, NATS_WS_PORT } from "../services/nats.ts";
+import { poolProcesses } from "./_pool.ts";
 
 const QUICK = Deno.args.includes("--quick");
 const onlyAt = Deno.args.indexOf("--only");
@@ -373,35 +374,6 @@ async function runVariants(): Promise<Row[]> {
   return rows.filter((row) => row !== undefined);
 }
 
-/**
- * Runs this script `PROCESSES` times, one process after the other, and pools their runs: a
- * process's V8 makes early decisions (inlining, which allocation sites it pretenures) that move
- * both sides' figures for the rest of that process.
- */
-async function runProcesses(): Promise<Row[]> {
-  const script = new URL(import.meta.url).pathname;
-  const args = Deno.args.filter((arg, index) =>
-    arg !== "--processes" && Deno.args[index - 1] !== "--processes"
-  );
-  const pooled: Row[] = [];
-  for (let index = 0; index < PROCESSES; index++) {
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", script, ...args, "--child"],
-      stdout: "piped",
-      stderr: "inherit",
-    }).output();
-    if (!output.success) throw new Error(`bench process ${index + 1} of ${PROCESSES} failed`);
-    for (const row of JSON.parse(new TextDecoder().decode(output.stdout)) as Row[]) {
-      const existing = pooled.find((other) => other.variant === row.variant);
-      if (existing) {
-        existing.raw.push(...row.raw);
-        existing.ours.push(...row.ours);
-      } else pooled.push(row);
-    }
-  }
-  return pooled;
-}
-
 if (CHILD) {
   console.log(JSON.stringify(await runVariants()));
   Deno.exit(0);
@@ -425,14 +397,24 @@ async function idleWakeUps(): Promise<{ p50: number; p99: number; max: number }>
 }
 
 const idle = await idleWakeUps();
-const rows = PROCESSES > 1 ? await runProcesses() : await runVariants();
+const rows = PROCESSES > 1
+  ? await poolProcesses<Row>({
+    script: import.meta.url,
+    processes: PROCESSES,
+    // Each child runs once, with the other options as given.
+    args: [
+      ...Deno.args.filter((arg, index) =>
+        arg !== "--processes" && Deno.args[index - 1] !== "--processes"
+      ),
+      "--child",
+    ],
+    keyOf: (row) => row.variant,
+  })
+  : await runVariants();
 
 /** The median of each figure over the runs. */
 function median(runs: Figures[]): Figures {
-  const of = (pick: (run: Figures) => number) => {
-    const sorted = runs.map(pick).sort((a, b) => a - b);
-    return sorted[Math.floor(sorted.length / 2)] ?? NaN;
-  };
+  const of = (pick: (run: Figures) => number) => quantile(runs.map(pick), 0.5);
   return {
     throughput: of((run) => run.throughput),
     cpuPerEvent: of((run) => run.cpuPerEvent),
