@@ -30,6 +30,7 @@ import {
   HazelcastStoreFactory,
 } from "../../src/hazelcast/mod.ts";
 import { HAZELCAST_CLUSTER_NAME } from "../services/hazelcast.ts";
+import { median, quantile } from "./_stats.ts";
 
 const OPS = Number(Deno.args[0] ?? 20_000);
 const EVENTS = Number(Deno.args[1] ?? 20_000);
@@ -63,12 +64,6 @@ interface Row {
 }
 
 const rows: Row[] = [];
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
 
 /** Runs `op(i)` for i in [0, count) with `concurrency` in flight; returns ops/s. */
 async function rate(
@@ -106,11 +101,6 @@ async function compare(
   console.error(
     `  ${what}: raw ${rawBest.toFixed(1)} ${unit}, ours ${oursBest.toFixed(1)} ${unit}`,
   );
-}
-
-function percentile(samples: number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -358,8 +348,8 @@ for (const p of [0.5, 0.99]) {
   rows.push({
     what: `topic latency publish→listener p${p * 100} (1 in flight)`,
     unit: "ms",
-    raw: percentile(latencies.raw, p),
-    ours: percentile(latencies.ours, p),
+    raw: quantile(latencies.raw, p),
+    ours: quantile(latencies.ours, p),
     higherIsBetter: false,
   });
 }

@@ -8,6 +8,10 @@
  *   case) and a consumer stream decodes each record with the same codec. Ours, the same pattern
  *   through the API: 1000 un-awaited `publish()` calls (they leave as one request), then wait
  *   for their acknowledgements; received by a subscribed node.
+ * - throughput against raw with a promise per record: the raw side again, but each record also
+ *   gets what the `EventStore` contract gives every `publish()` and the raw client does not: its
+ *   own promise, resolved with its offset once its request is acknowledged. The gap left between
+ *   this side and ours is the library's own cost.
  * - round trip: one record at a time, sent on one node and received on the other (p50/p99).
  * - acknowledged publish: one awaited send at a time (p50/p99);
  * - CPU per record: the CPU time this process (both nodes, every thread) spent per record in the
@@ -17,13 +21,15 @@
  * deno run -A scripts/bench/kafka.ts [events=100000] [brokers=127.0.0.1:19092]
  * ```
  *
- * Each case runs once per side to warm up, then `BENCH_ROUNDS` times (3 by default), raw and ours
- * alternating, in each of `BENCH_PROCESSES` processes run one after the other (3 by default; the
- * figures of one process lean on its V8's early decisions, see `_pool.ts`); the table shows
- * the best and the median run of each side over all of them (the machine may be shared: medians
- * move with load). The ratio is ours / raw: above 1 is better for msg/s, below 1
- * for latency and CPU. `BENCH_ONLY=throughput,round trip` runs only the cases whose names start so;
- * `BENCH_VERBOSE=1` prints every round's result.
+ * Each case runs once per side to warm up, then `BENCH_ROUNDS` times (3 by default); in each
+ * round every side runs once, in turns, the order reversed every other round. That happens in
+ * each of `BENCH_PROCESSES` processes run one after the other (3 by default; the figures of one
+ * process lean on its V8's early decisions, see `_pool.ts`). The table shows, over all rounds,
+ * each side's median, the ratio of the medians, the median of the per-round ratios with its 95%
+ * bootstrap interval (steadier: a machine that slows down slows both sides of a round, see
+ * `_stats.ts`), and each side's best. Ratios are ours / raw: above 1 is better for msg/s, below 1
+ * for latency and CPU. `BENCH_ONLY=throughput,round trip` runs only the cases whose names start
+ * so; `BENCH_VERBOSE=1` prints every round's result.
  * Topics are deleted at the end.
  *
  * @module
@@ -35,6 +41,7 @@ import { Admin, Consumer, type Message, Producer } from "@platformatic/kafka";
 import { msgpackCodec } from "../../mod.ts";
 import { KafkaEventStore } from "../../src/kafka/mod.ts";
 import { poolProcesses } from "./_pool.ts";
+import { formatEstimate, median, medianInterval, pairedRatios, quantile } from "./_stats.ts";
 
 // 20,000 events lasted about 0.2 s per round: too short to tell a 10% difference on a shared
 // machine.
@@ -76,7 +83,37 @@ function indexOf(packet: unknown): number {
 
 let topicCounter = 0;
 
-async function rawPair(): Promise<Pair> {
+/**
+ * Waits for `count` promises by counting their settlements: `Promise.all` over each batch would
+ * cost an allocation per record that the raw client does not pay.
+ */
+class Settlements {
+  #pending = 0;
+  #wake: (() => void) | undefined;
+  #failure: unknown;
+  readonly done = (): void => {
+    if (--this.#pending === 0) this.#wake?.();
+  };
+  readonly failed = (error: unknown): void => {
+    this.#failure ??= error;
+    this.done();
+  };
+
+  /** Expects `count` settlements; resolves once they happened, rejects if one was a failure. */
+  async expect(count: number, start: () => void | Promise<void>): Promise<void> {
+    this.#pending = count;
+    const settled = new Promise<void>((resolve) => (this.#wake = resolve));
+    await start();
+    await settled;
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+}
+
+/**
+ * The raw client; with `promisePerRecord`, each record also gets its own promise, resolved with
+ * its `<partition>:<offset>` once its request is acknowledged (what `publish()` gives).
+ */
+async function rawPair(promisePerRecord = false): Promise<Pair> {
   const topic = `${PREFIX}.raw-${topicCounter++}`;
   const admin = new Admin({ clientId: "bench-admin", bootstrapBrokers: BROKERS });
   await admin.createTopics({ topics: [topic], partitions: 1, replicas: 1 });
@@ -97,12 +134,30 @@ async function rawPair(): Promise<Pair> {
     send: (index) =>
       producer.send({ messages: [{ topic, value: encoded(index, "raw-sender") }], acks: -1 }),
     async sendMany(from, to) {
+      const settlements = new Settlements();
       for (let start = from; start < to; start += BATCH) {
-        const messages = [];
+        const messages: { topic: string; value: Buffer }[] = [];
         for (let index = start; index < Math.min(to, start + BATCH); index++) {
           messages.push({ topic, value: encoded(index, "raw-sender") });
         }
-        await producer.send({ messages, acks: -1 });
+        if (!promisePerRecord) {
+          await producer.send({ messages, acks: -1 });
+          continue;
+        }
+        await settlements.expect(messages.length, async () => {
+          const resolves: ((result: { offset: string }) => void)[] = [];
+          for (let index = 0; index < messages.length; index++) {
+            new Promise((resolve) => resolves.push(resolve)).then(
+              settlements.done,
+              settlements.failed,
+            );
+          }
+          const result = await producer.send({ messages, acks: -1 });
+          const base = Number(result.offsets![0]!.offset);
+          for (let index = 0; index < resolves.length; index++) {
+            resolves[index]!({ offset: `0:${base + index}` });
+          }
+        });
       }
     },
     onReceive: () => {},
@@ -128,27 +183,14 @@ async function ourPair(): Promise<Pair> {
   const pair: Pair = {
     send: (index) => sender.publish("DISPATCH", payload(index)),
     async sendMany(from, to) {
-      // Acknowledgements are counted, not collected: `Promise.all` over each batch would cost an
-      // allocation per record that the raw side does not pay.
-      let pending = 0;
-      let wake: (() => void) | undefined;
-      let failure: unknown;
-      const done = () => {
-        if (--pending === 0) wake?.();
-      };
-      const failed = (error: unknown) => {
-        failure ??= error;
-        done();
-      };
+      const settlements = new Settlements();
       for (let start = from; start < to; start += BATCH) {
         const end = Math.min(to, start + BATCH);
-        pending = end - start;
-        const acknowledged = new Promise<void>((resolve) => (wake = resolve));
-        for (let index = start; index < end; index++) {
-          sender.publish("DISPATCH", payload(index)).then(done, failed);
-        }
-        await acknowledged;
-        if (failure !== undefined) throw failure;
+        await settlements.expect(end - start, () => {
+          for (let index = start; index < end; index++) {
+            sender.publish("DISPATCH", payload(index)).then(settlements.done, settlements.failed);
+          }
+        });
       }
     },
     onReceive: () => {},
@@ -163,6 +205,8 @@ async function ourPair(): Promise<Pair> {
 }
 
 type PairMaker = () => Promise<Pair>;
+
+const promisedRawPair: PairMaker = () => rawPair(true);
 
 function waitFor(check: () => boolean, what: string, ms = 120_000): Promise<void> {
   const end = performance.now() + ms;
@@ -248,42 +292,42 @@ async function acknowledged(make: PairMaker): Promise<number[]> {
   }
 }
 
-function percentile(samples: readonly number[], p: number): number {
-  const sorted = [...samples].sort((x, y) => x - y);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
-}
-
-/** Every result of one case, per side. */
+/** Every result of one case, per side, in round order. */
 interface CaseResult {
   readonly what: string;
   readonly unit: string;
   readonly higherIsBetter: boolean;
+  /** The name of the side `ours` is compared with. */
+  readonly against: string;
   readonly raw: number[];
   readonly ours: number[];
 }
 
 const cases: CaseResult[] = [];
 
-/** Runs raw and ours alternately `ROUNDS` times; returns every result of each side. */
+/**
+ * Runs each side once per round, `ROUNDS` rounds, the order of the sides reversed every other
+ * round (so that neither always runs after the other); returns every result of each side.
+ */
 async function rounds(
   run: (make: PairMaker) => Promise<number>,
-): Promise<{ raw: number[]; ours: number[] }> {
-  const raw: number[] = [];
-  const ours: number[] = [];
+  sides: readonly PairMaker[],
+): Promise<number[][]> {
+  const results = sides.map((): number[] => []);
   // Warm-up: the first run of each side is slower while the JIT compiles.
-  await run(rawPair);
-  await run(ourPair);
+  for (const side of sides) await run(side);
   for (let round = 0; round < ROUNDS; round++) {
-    raw.push(await run(rawPair));
-    ours.push(await run(ourPair));
-    if (VERBOSE) console.error(`round ${round + 1}: raw ${raw.at(-1)}, ours ${ours.at(-1)}`);
+    const order = sides.map((_, index) => round % 2 === 0 ? index : sides.length - 1 - index);
+    for (const index of order) results[index]!.push(await run(sides[index]!));
+    if (VERBOSE) {
+      console.error(`round ${round + 1}: ${results.map((side) => side.at(-1)).join(", ")}`);
+    }
   }
-  return { raw, ours };
+  return results;
 }
 
-function median(values: readonly number[]): number {
-  return percentile(values, 0.5);
-}
+const RAW = "raw @platformatic/kafka";
+const RAW_PROMISED = "raw + a promise per record";
 
 /** Runs one case `ROUNDS` times per side and keeps its results. */
 async function compare(
@@ -293,16 +337,23 @@ async function compare(
   run: (make: PairMaker) => Promise<number>,
 ): Promise<void> {
   if (ONLY && !ONLY.some((name) => what.startsWith(name))) return;
-  const { raw, ours } = await rounds(run);
-  cases.push({ what, unit, higherIsBetter, raw, ours });
-  if (run === throughput) {
-    // Without the warm-up run of each side.
-    const cpu = (make: PairMaker) => (cpuPerRecord.get(make) ?? []).slice(1);
+  if (run !== throughput) {
+    const [raw, ours] = await rounds(run, [rawPair, ourPair]);
+    cases.push({ what, unit, higherIsBetter, against: RAW, raw: raw!, ours: ours! });
+    return;
+  }
+  const [raw, promised, ours] = await rounds(run, [rawPair, promisedRawPair, ourPair]);
+  cases.push({ what, unit, higherIsBetter, against: RAW, raw: raw!, ours: ours! });
+  cases.push({ what, unit, higherIsBetter, against: RAW_PROMISED, raw: promised!, ours: ours! });
+  // Without the warm-up run of each side.
+  const cpu = (make: PairMaker) => (cpuPerRecord.get(make) ?? []).slice(1);
+  for (const [against, side] of [[RAW, rawPair], [RAW_PROMISED, promisedRawPair]] as const) {
     cases.push({
       what: "CPU per record, throughput runs",
       unit: "µs",
       higherIsBetter: false,
-      raw: cpu(rawPair),
+      against,
+      raw: cpu(side),
       ours: cpu(ourPair),
     });
   }
@@ -324,7 +375,7 @@ async function runCases(): Promise<void> {
           `${name} p${p * 100}`,
           "ms",
           false,
-          async (make) => percentile(await samples(make), p),
+          async (make) => quantile(await samples(make), p),
         );
       }
     }
@@ -342,7 +393,7 @@ if (CHILD) {
 } else {
   console.log(
     `# KafkaEventStore vs raw @platformatic/kafka — ${EVENTS} events, ${LATENCY_SAMPLES} latency ` +
-      `samples, ${PROCESSES} process(es) × ${ROUNDS} rounds (raw and ours alternating), brokers ` +
+      `samples, ${PROCESSES} process(es) × ${ROUNDS} rounds (the sides in turns), brokers ` +
       BROKERS.join(","),
   );
   if (PROCESSES > 1) {
@@ -352,25 +403,28 @@ if (CHILD) {
         processes: PROCESSES,
         args: Deno.args,
         env: { BENCH_CHILD: "1" },
-        keyOf: (result) => result.what,
+        keyOf: (result) => `${result.what} / ${result.against}`,
       }),
     );
   } else await runCases();
   const format = (value: number, unit: string) =>
     unit === "msg/s" ? Math.round(value).toString() : value.toFixed(2);
-  console.log("| case | unit | raw @platformatic/kafka | ours | ours / raw |");
-  console.log("|---|---|---:|---:|---:|");
+  console.log(
+    "| case | unit | against | theirs, median | ours, median | ours / theirs, medians | " +
+      "ours / theirs per round: median [95% interval] | theirs, best | ours, best |",
+  );
+  console.log("|---|---|---|---:|---:|---:|---:|---:|---:|");
   for (const result of cases) {
     const best = (values: number[]) =>
       result.higherIsBetter ? Math.max(...values) : Math.min(...values);
-    for (const [which, pick] of [["best", best], ["median", median]] as const) {
-      const raw = pick(result.raw);
-      const ours = pick(result.ours);
-      console.log(
-        `| ${result.what} (${which}) | ${result.unit} | ${format(raw, result.unit)} | ${
-          format(ours, result.unit)
-        } | ${(ours / raw).toFixed(2)} |`,
-      );
-    }
+    const [raw, ours] = [median(result.raw), median(result.ours)];
+    const perRound = medianInterval(pairedRatios(result.raw, result.ours));
+    console.log(
+      `| ${result.what} | ${result.unit} | ${result.against} | ${format(raw, result.unit)} | ${
+        format(ours, result.unit)
+      } | ${(ours / raw).toFixed(2)} | ${formatEstimate(perRound)} | ${
+        format(best(result.raw), result.unit)
+      } | ${format(best(result.ours), result.unit)} |`,
+    );
   }
 }

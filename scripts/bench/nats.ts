@@ -11,8 +11,10 @@
  * - `publishRetries: 1 (Nats-Msg-Id)`: the store with one retry, which puts a `Nats-Msg-Id` on
  *   every publish, against `js.publish` with the same retry and header.
  *
- * Figures per variant, raw then ours, alternating (throughput: the best run, and the ratio of the
- * medians; CPU and latency: the median of the runs):
+ * Figures per variant, raw and ours in turns, the order reversed every other repeat (throughput:
+ * the best run, the ratio of the medians, and the median of the per-repeat ratios with its 95%
+ * bootstrap interval, which a machine slowing down for a while moves less, see `_stats.ts`; CPU
+ * and latency: the median of the runs):
  * - throughput: N events published as fast as the API allows (core: all N publishes started at
  *   once, then awaited; JetStream: windows of 256 publishes awaiting their acks) until a second
  *   connection has received all N; with the CPU time this process (both nodes) spent per event,
@@ -45,6 +47,7 @@ import WebSocket from "ws";
 import { NatsEventStore, NatsJetStreamEventStore, webSocketFactory } from "../../src/nats/mod.ts";
 import { NATS_PORT, NATS_WS_PORT } from "../services/nats.ts";
 import { poolProcesses } from "./_pool.ts";
+import { formatEstimate, median, medianInterval, pairedRatios, quantile } from "./_stats.ts";
 
 const QUICK = Deno.args.includes("--quick");
 const onlyAt = Deno.args.indexOf("--only");
@@ -93,11 +96,6 @@ class Counter {
     if (this.timing && sentAt !== undefined) this.latencies.push(performance.now() - sentAt);
     if (++this.count >= this.#target) this.#done?.();
   }
-}
-
-function quantile(values: number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -333,8 +331,14 @@ async function run(
     const raw: Figures[] = [];
     const ours: Figures[] = [];
     for (let repeat = 0; repeat < REPEATS; repeat++) {
-      raw.push(await measure(sides.raw, n, rate));
-      ours.push(await measure(sides.ours, n, rate));
+      // Neither side always runs after the other.
+      if (repeat % 2 === 0) {
+        raw.push(await measure(sides.raw, n, rate));
+        ours.push(await measure(sides.ours, n, rate));
+      } else {
+        ours.push(await measure(sides.ours, n, rate));
+        raw.push(await measure(sides.raw, n, rate));
+      }
     }
     return { variant, raw, ours };
   } finally {
@@ -413,8 +417,8 @@ const rows = PROCESSES > 1
   : await runVariants();
 
 /** The median of each figure over the runs. */
-function median(runs: Figures[]): Figures {
-  const of = (pick: (run: Figures) => number) => quantile(runs.map(pick), 0.5);
+function medians(runs: Figures[]): Figures {
+  const of = (pick: (run: Figures) => number) => median(runs.map(pick));
   return {
     throughput: of((run) => run.throughput),
     cpuPerEvent: of((run) => run.cpuPerEvent),
@@ -426,7 +430,7 @@ function median(runs: Figures[]): Figures {
 const fmt = (value: number, digits = 0) => value.toFixed(digits);
 const [load1] = Deno.loadavg();
 console.log(
-  `\nNATS event stores vs raw nats.js — nats-server 2.9.10 on loopback, Deno ${Deno.version.deno}, ${PROCESSES} process(es) × ${REPEATS} repeats (msg/s and ratio: best run; median ratio, CPU and latency: median of the runs), ${navigator.hardwareConcurrency} CPUs, load average ${
+  `\nNATS event stores vs raw nats.js — nats-server 2.9.10 on loopback, Deno ${Deno.version.deno}, ${PROCESSES} process(es) × ${REPEATS} repeats (msg/s and ratio: best run; ratio of medians; per-repeat ratio: median [95% interval]; CPU and latency: median of the runs), ${navigator.hardwareConcurrency} CPUs, load average ${
     load1?.toFixed(2)
   }`,
 );
@@ -439,17 +443,22 @@ console.log(
   } / max ${fmt(idle.max, 1)} ms\n`,
 );
 console.log(
-  "| variant | raw msg/s | ours msg/s | ratio | median ratio | raw CPU µs/event | ours CPU µs/event | CPU ratio (raw/ours) | raw p50 ms | raw p99 ms | ours p50 ms | ours p99 ms |",
+  "| variant | raw msg/s | ours msg/s | ratio | ratio of medians | per-repeat ratio | raw CPU µs/event | ours CPU µs/event | CPU ratio (raw/ours) | raw p50 ms | raw p99 ms | ours p50 ms | ours p99 ms |",
 );
-console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 for (const row of rows) {
   const [rawBest, oursBest] = [bestThroughput(row.raw), bestThroughput(row.ours)];
-  const [raw, ours] = [median(row.raw), median(row.ours)];
+  const [raw, ours] = [medians(row.raw), medians(row.ours)];
+  const perRepeat = medianInterval(
+    pairedRatios(row.raw.map((run) => run.throughput), row.ours.map((run) => run.throughput)),
+  );
   console.log(
     `| ${row.variant} | ${fmt(rawBest)} | ${fmt(oursBest)} | ${fmt(oursBest / rawBest, 2)}× | ${
       fmt(ours.throughput / raw.throughput, 2)
-    }× | ${fmt(raw.cpuPerEvent, 1)} | ${fmt(ours.cpuPerEvent, 1)} | ${
-      fmt(raw.cpuPerEvent / ours.cpuPerEvent, 2)
-    }× | ${fmt(raw.p50, 3)} | ${fmt(raw.p99, 3)} | ${fmt(ours.p50, 3)} | ${fmt(ours.p99, 3)} |`,
+    }× | ${formatEstimate(perRepeat)} | ${fmt(raw.cpuPerEvent, 1)} | ${
+      fmt(ours.cpuPerEvent, 1)
+    } | ${fmt(raw.cpuPerEvent / ours.cpuPerEvent, 2)}× | ${fmt(raw.p50, 3)} | ${
+      fmt(raw.p99, 3)
+    } | ${fmt(ours.p50, 3)} | ${fmt(ours.p99, 3)} |`,
   );
 }

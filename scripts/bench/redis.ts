@@ -40,6 +40,7 @@ import {
 } from "../../src/redis/mod.ts";
 import { REDIS_PORT } from "../services/redis.ts";
 import { UPSTASH_PORT, UPSTASH_TOKEN } from "../services/upstash_rest.ts";
+import { median, quantile } from "./_stats.ts";
 
 const TCP_OPS = Number(Deno.args[0] ?? 20_000);
 const REST_OPS = Number(Deno.args[1] ?? 12_000);
@@ -158,10 +159,6 @@ interface EventRun {
   readonly p99: number;
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
-}
-
 /**
  * How a run publishes: `count` messages, either as fast as CONCURRENCY publishes in flight allow
  * (no `rate`: a throughput run) or at `rate` messages a second (a latency run).
@@ -217,18 +214,16 @@ async function eventRun(
   if (latencies.length < count) {
     console.error(`  only ${latencies.length} of ${count} messages arrived`);
   }
-  latencies.sort((a, b) => a - b);
   return {
     throughput: (latencies.length / elapsed) * 1000,
-    p50: percentile(latencies, 0.5),
-    p99: percentile(latencies, 0.99),
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
   };
 }
 
 /** The median of one figure over the rounds (robust on a shared machine). */
-function median(runs: readonly EventRun[], key: keyof EventRun): number {
-  const values = runs.map((run) => run[key]).sort((a, b) => a - b);
-  return values[Math.floor(values.length / 2)]!;
+function medianOf(runs: readonly EventRun[], key: keyof EventRun): number {
+  return median(runs.map((run) => run[key]));
 }
 
 /** Our event stores: a publisher node and a subscriber node. */
@@ -437,8 +432,8 @@ async function eventBench(phase: "latency" | "throughput"): Promise<void> {
         transport,
         case: name,
         metric: "msg/s",
-        raw: median(burst.raw, "throughput"),
-        ours: median(burst.ours, "throughput"),
+        raw: medianOf(burst.raw, "throughput"),
+        ours: medianOf(burst.ours, "throughput"),
       });
       await afterBurst();
       continue;
@@ -453,8 +448,8 @@ async function eventBench(phase: "latency" | "throughput"): Promise<void> {
         transport,
         case: name,
         metric: `${metric} ms ${at}`,
-        raw: median(steady.raw, key),
-        ours: median(steady.ours, key),
+        raw: medianOf(steady.raw, key),
+        ours: medianOf(steady.ours, key),
       });
     }
   }

@@ -34,6 +34,7 @@ import { probeService } from "../../tests/_services.ts";
 import { dropPrefixes } from "../../tests/hazelcast/_hazelcast.ts";
 import { HAZELCAST_CLUSTER_NAME } from "../services/hazelcast.ts";
 import { NATS_PORT } from "../services/nats.ts";
+import { median, quantile } from "./_stats.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,
@@ -265,11 +266,6 @@ async function clientsCall(node: Node, path: string, body?: unknown): Promise<un
   return response.json();
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
 interface Result {
   readonly name: string;
   readonly throughput: number;
@@ -351,14 +347,14 @@ async function runVariant(variant: Variant, clientsPerNode: number): Promise<Res
     // latencies of the clients of the two other nodes (those went through the adapter)
     const latencies = (await Promise.all(
       clientProcesses.slice(1).map((c) => clientsCall(c, "/latencies") as Promise<number[]>),
-    )).flat().sort((a, b) => a - b);
+    )).flat();
     return {
       name: variant.name,
       throughput: BURST / (elapsed / 1000),
       cpuPerBroadcast,
       clientCpuPerBroadcast,
-      p50: percentile(latencies, 50),
-      p99: percentile(latencies, 99),
+      p50: quantile(latencies, 0.5),
+      p99: quantile(latencies, 0.99),
       received: latencies.length,
     };
   } catch (error) {
@@ -389,11 +385,6 @@ for (const variant of VARIANTS) {
   }
   chosen.push(variant);
 }
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
 for (const clientsPerNode of CLIENT_COUNTS) {
   const rounds = new Map<string, Result[]>();
   // Rounds interleave the adapters, so that load from elsewhere on the machine hits all of them.
