@@ -5,15 +5,13 @@
  */
 
 import assert from "node:assert/strict";
-import { createClient } from "redis";
-import { MemoryStoreFactory, type StoreFactory } from "../../mod.ts";
+import { MemoryStoreFactory } from "../../mod.ts";
 import { HazelcastStoreFactory } from "../../src/hazelcast/mod.ts";
-import { type NodeRedisClient, RedisStoreFactory } from "../../src/redis/mod.ts";
-import { REDIS_PORT } from "../../scripts/services/redis.ts";
 import { pairingSuite } from "../conformance/pairing_suite.ts";
 import { randomPrefix } from "../conformance/_helpers.ts";
 import { clientConfig } from "../hazelcast/_hazelcast.ts";
 import { ignoreUnless, requireService } from "../_services.ts";
+import { factoryOn } from "../redis/_redis.ts";
 import { deleteTopics, kafkaNode } from "./_kafka.ts";
 
 const [kafka, redis, hazelcast] = await Promise.all([
@@ -21,21 +19,6 @@ const [kafka, redis, hazelcast] = await Promise.all([
   requireService("redis"),
   requireService("hazelcast"),
 ]);
-
-/** Makes `factory.shutdown()` also destroy the node-redis client the test created. */
-function destroyingClient<T extends StoreFactory>(factory: T, client: { destroy(): void }): T {
-  const shutdown = factory.shutdown.bind(factory);
-  let done: Promise<void> | undefined;
-  factory.shutdown = () =>
-    done ??= shutdown().finally(() => {
-      try {
-        client.destroy();
-      } catch {
-        // already closed
-      }
-    });
-  return factory;
-}
 
 pairingSuite({
   name: "Memory storage + Kafka events",
@@ -47,18 +30,8 @@ pairingSuite({
 pairingSuite({
   name: "Redis storage (TCP) + Kafka events",
   ignore: ignoreUnless([kafka, redis]),
-  createFactory: (events) => {
-    const client = createClient({ url: `redis://127.0.0.1:${REDIS_PORT}` });
-    client.on("error", () => {});
-    return destroyingClient(
-      new RedisStoreFactory({
-        client: client as unknown as NodeRedisClient,
-        prefix: randomPrefix("kafka-pair"),
-        eventStore: events,
-      }),
-      client,
-    );
-  },
+  createFactory: (events) =>
+    factoryOn("tcp", { prefix: randomPrefix("kafka-pair"), eventStore: events }),
   createEventStore: (options) => kafkaNode(options),
 });
 

@@ -5,15 +5,11 @@
  */
 
 import assert from "node:assert/strict";
-import { createClient } from "redis";
-import { Redis } from "@upstash/redis";
-import { MemoryStoreFactory, type StoreFactory } from "../../mod.ts";
-import { type NodeRedisClient, RedisStoreFactory } from "../../src/redis/mod.ts";
-import { REDIS_PORT } from "../../scripts/services/redis.ts";
-import { UPSTASH_PORT, UPSTASH_TOKEN } from "../../scripts/services/upstash_rest.ts";
+import { MemoryStoreFactory } from "../../mod.ts";
 import { pairingSuite } from "../conformance/pairing_suite.ts";
 import { randomPrefix } from "../conformance/_helpers.ts";
 import { ignoreUnless, requireService } from "../_services.ts";
+import { factoryOn } from "../redis/_redis.ts";
 import { coreNode, createdStreams, deleteStreams, jetStreamNode } from "./_nats.ts";
 
 const [nats, redis, upstash] = await Promise.all([
@@ -22,37 +18,11 @@ const [nats, redis, upstash] = await Promise.all([
   requireService("upstash"),
 ]);
 
-/** Makes `factory.shutdown()` also destroy the node-redis client the test created. */
-function destroyingClient<T extends StoreFactory>(factory: T, client: { destroy(): void }): T {
-  const shutdown = factory.shutdown.bind(factory);
-  let done: Promise<void> | undefined;
-  factory.shutdown = () =>
-    done ??= shutdown().finally(async () => {
-      try {
-        client.destroy();
-      } catch {
-        // already closed
-      }
-      await new Promise((resolve) => setTimeout(resolve, 0));
-    });
-  return factory;
-}
-
 pairingSuite({
   name: "Redis storage (TCP) + NATS core events (WebSocket)",
   ignore: ignoreUnless([nats, redis]),
-  createFactory: (events) => {
-    const client = createClient({ url: `redis://127.0.0.1:${REDIS_PORT}` });
-    client.on("error", () => {});
-    return destroyingClient(
-      new RedisStoreFactory({
-        client: client as unknown as NodeRedisClient,
-        prefix: randomPrefix("nats-pair"),
-        eventStore: events,
-      }),
-      client,
-    );
-  },
+  createFactory: (events) =>
+    factoryOn("tcp", { prefix: randomPrefix("nats-pair"), eventStore: events }),
   createEventStore: (options) => coreNode("ws", options),
 });
 
@@ -60,15 +30,7 @@ pairingSuite({
   name: "Redis storage (REST) + NATS core events (WebSocket), the edge pairing",
   ignore: ignoreUnless([nats, upstash]),
   createFactory: (events) =>
-    new RedisStoreFactory({
-      client: new Redis({
-        url: `http://127.0.0.1:${UPSTASH_PORT}`,
-        token: UPSTASH_TOKEN,
-        enableTelemetry: false,
-      }),
-      prefix: randomPrefix("nats-pair"),
-      eventStore: events,
-    }),
+    factoryOn("rest", { prefix: randomPrefix("nats-pair"), eventStore: events }),
   createEventStore: (options) => coreNode("ws", options),
 });
 
