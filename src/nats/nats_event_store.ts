@@ -19,6 +19,7 @@ import {
   type PublishResult,
   resolvePrefix,
 } from "../core/mod.ts";
+import { DeadlineWatch } from "../core/_deadlines.ts";
 import {
   assertFitsServer,
   assertNatsConnection,
@@ -40,7 +41,8 @@ export const DEFAULT_NATS_TIMEOUT_MS = 5_000;
 export interface NatsEventStoreOptions extends EventStoreOptions {
   /**
    * How long to wait for the server to confirm a publish or a subscription (a `PING`/`PONG` round
-   * trip after it), in milliseconds; 5000 by default. A publish not confirmed in time rejects.
+   * trip after it), in milliseconds; 5000 by default. A publish not confirmed in time rejects
+   * (publish deadlines share one timer that looks every quarter of this, at most every 250 ms).
    */
   readonly timeoutMs?: number;
   /**
@@ -69,12 +71,15 @@ class NatsCoreTransport implements EventTransport {
   #tick: Deferred<PublishResult> | undefined;
   /** Whether the tick's confirmation is queued. */
   #tickQueued = false;
+  /** Times the confirmations out with one timer, not one per tick. */
+  readonly #confirmDeadlines: DeadlineWatch;
 
   constructor(nc: NatsConnection, prefix: string, timeoutMs: number, confirm: boolean) {
     this.#nc = nc;
     this.#prefix = prefix;
     this.#timeoutMs = timeoutMs;
     this.#confirm = confirm;
+    this.#confirmDeadlines = new DeadlineWatch(timeoutMs);
   }
 
   #subject(channel: string): string {
@@ -130,9 +135,8 @@ class NatsCoreTransport implements EventTransport {
     } catch (error) {
       flushed = Promise.reject(error);
     }
-    withTimeout(
+    this.#confirmDeadlines.watch(
       flushed,
-      this.#timeoutMs,
       () =>
         new BackendError(
           BACKEND,

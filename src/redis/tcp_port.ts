@@ -7,7 +7,7 @@
  */
 
 import type { DedicatedConnection, RedisCommandPort, RedisReply } from "./command_port.ts";
-import { DeadlineWatch } from "./_deadlines.ts";
+import { DeadlineWatch } from "../core/_deadlines.ts";
 import { commandError, connectionError } from "./_errors.ts";
 
 /** node-redis command options this module uses. */

@@ -251,3 +251,47 @@ for (const transport of ["tcp", "ws"] as Transport[]) {
     },
   );
 }
+
+serviceTest(
+  nats,
+  "NatsEventStore (tcp): a publish to a server that stops answering on an open connection rejects after timeoutMs, and the store goes on once it answers again",
+  async () => {
+    const server = await startNats({ jetstream: false });
+    const nc = await connectOver("tcp", { servers: server.url, ...RECONNECT });
+    const store = owningConnection(
+      new NatsEventStore(nc, { prefix: "silent", nodeId: "publisher", timeoutMs: 300 }),
+      nc,
+    );
+    const pid = server.pid!;
+    try {
+      await store.publish("JOIN", { sessionId: "s", namespace: "/", room: "before" });
+      Deno.kill(pid, "SIGSTOP");
+      const started = Date.now();
+      await within(
+        assert.rejects(
+          store.publish("JOIN", { sessionId: "s", namespace: "/", room: "while-silent" }),
+          (error: unknown) =>
+            error instanceof BackendError &&
+            /did not confirm a publish within 300 ms; the message may be lost/.test(error.message),
+        ),
+        "the unconfirmed publish to reject",
+        5_000,
+      );
+      const waited = Date.now() - started;
+      assert.ok(waited >= 300 && waited < 2_000, `rejected after ${waited} ms`);
+      Deno.kill(pid, "SIGCONT");
+      assert.deepStrictEqual(
+        await store.publish("JOIN", { sessionId: "s", namespace: "/", room: "after" }),
+        {},
+      );
+    } finally {
+      try {
+        Deno.kill(pid, "SIGCONT");
+      } catch {
+        // already gone
+      }
+      await store.shutdown();
+      await server.stop();
+    }
+  },
+);

@@ -1,15 +1,15 @@
 /**
- * Deadlines for many commands with one timer. node-redis can time commands out itself, but it
- * starts an `AbortSignal.timeout` per command, which on Deno costs about 3 µs and keeps some
- * 700 bytes alive until the timeout has passed (10 s by default here), replied or not: at 100,000
- * commands a second that is most of the CPU and hundreds of megabytes. Here a command costs a
- * wrapper promise and an entry in a set (about 0.4 µs, freed with the reply), and one unref'd
- * timer sweeps the set while it is not empty.
+ * Deadlines for many concurrent operations with one timer (internal). A timer per operation is
+ * what costs: node-redis's own command timeout starts an `AbortSignal.timeout` per command, which
+ * on Deno costs about 3 µs and keeps some 700 bytes alive until the timeout has passed, replied or
+ * not; a `setTimeout` per NATS publish confirmation lengthened the tail of delivery latency. Here
+ * an operation costs a wrapper promise and an entry in a set (about 0.4 µs, freed when it
+ * settles), and one unref'd timer sweeps the set while it is not empty.
  *
  * @module
  */
 
-import { unrefTimer } from "../core/_timers.ts";
+import { unrefTimer } from "./_timers.ts";
 
 interface Watched {
   readonly deadline: number;
