@@ -24,6 +24,14 @@ export function median(values: readonly number[]): number {
 }
 
 /**
+ * The order in which the sides run in round `round`: as given in even rounds, reversed in odd
+ * ones, so that no side always runs after another.
+ */
+export function inTurns<T>(round: number, sides: readonly T[]): T[] {
+  return round % 2 === 0 ? [...sides] : [...sides].reverse();
+}
+
+/**
  * `ours[i] / raw[i]` for each round `i` in which both sides were measured, the two results of a
  * round being next to each other in time.
  *

@@ -41,7 +41,14 @@ import { Admin, Consumer, type Message, Producer } from "@platformatic/kafka";
 import { msgpackCodec } from "../../mod.ts";
 import { KafkaEventStore } from "../../src/kafka/mod.ts";
 import { poolProcesses } from "./_pool.ts";
-import { formatEstimate, median, medianInterval, pairedRatios, quantile } from "./_stats.ts";
+import {
+  formatEstimate,
+  inTurns,
+  median,
+  medianInterval,
+  pairedRatios,
+  quantile,
+} from "./_stats.ts";
 
 // 20,000 events lasted about 0.2 s per round: too short to tell a 10% difference on a shared
 // machine.
@@ -317,8 +324,9 @@ async function rounds(
   // Warm-up: the first run of each side is slower while the JIT compiles.
   for (const side of sides) await run(side);
   for (let round = 0; round < ROUNDS; round++) {
-    const order = sides.map((_, index) => round % 2 === 0 ? index : sides.length - 1 - index);
-    for (const index of order) results[index]!.push(await run(sides[index]!));
+    for (const index of inTurns(round, [...sides.keys()])) {
+      results[index]!.push(await run(sides[index]!));
+    }
     if (VERBOSE) {
       console.error(`round ${round + 1}: ${results.map((side) => side.at(-1)).join(", ")}`);
     }

@@ -48,7 +48,14 @@ import WebSocket from "ws";
 import { NatsEventStore, NatsJetStreamEventStore, webSocketFactory } from "../../src/nats/mod.ts";
 import { NATS_PORT, NATS_WS_PORT } from "../services/nats.ts";
 import { poolProcesses } from "./_pool.ts";
-import { formatEstimate, median, medianInterval, pairedRatios, quantile } from "./_stats.ts";
+import {
+  formatEstimate,
+  inTurns,
+  median,
+  medianInterval,
+  pairedRatios,
+  quantile,
+} from "./_stats.ts";
 
 const QUICK = Deno.args.includes("--quick");
 const onlyAt = Deno.args.indexOf("--only");
@@ -332,13 +339,8 @@ async function run(
     const raw: Figures[] = [];
     const ours: Figures[] = [];
     for (let repeat = 0; repeat < REPEATS; repeat++) {
-      // Neither side always runs after the other.
-      if (repeat % 2 === 0) {
-        raw.push(await measure(sides.raw, n, rate));
-        ours.push(await measure(sides.ours, n, rate));
-      } else {
-        ours.push(await measure(sides.ours, n, rate));
-        raw.push(await measure(sides.raw, n, rate));
+      for (const side of inTurns(repeat, [sides.raw, sides.ours])) {
+        (side === sides.raw ? raw : ours).push(await measure(side, n, rate));
       }
     }
     return { variant, raw, ours };

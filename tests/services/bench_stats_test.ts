@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import {
   formatEstimate,
+  inTurns,
   median,
   medianInterval,
   pairedRatios,
@@ -45,4 +46,12 @@ Deno.test("the bootstrap interval holds the median, widens with the spread, and 
   }
   assert.ok(b.high - b.low > a.high - a.low);
   assert.deepEqual(medianInterval(loose), b);
+});
+
+Deno.test("sides run in turns: as given in even rounds, reversed in odd ones", () => {
+  const sides = ["raw", "promised", "ours"];
+  assert.deepEqual(inTurns(0, sides), ["raw", "promised", "ours"]);
+  assert.deepEqual(inTurns(1, sides), ["ours", "promised", "raw"]);
+  assert.deepEqual(inTurns(2, sides), sides);
+  assert.deepEqual(sides, ["raw", "promised", "ours"]);
 });
