@@ -172,15 +172,54 @@ export async function waitReady(
   }
 }
 
+/** The state letter of a `/proc/…/stat` file (`R`, `S`, `T`, `Z`…), `undefined` if unreadable. */
+function procState(statFile: string): string | undefined {
+  try {
+    const stat = Deno.readTextFileSync(statFile);
+    // Field 3 (after the parenthesised command name) is the state.
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  } catch {
+    return undefined;
+  }
+}
+
 /** `true` while the process exists and is not a zombie. */
 export function isPidAlive(pid: number): boolean {
+  const state = procState(`/proc/${pid}/stat`);
+  return state !== undefined && state !== "Z" && state !== "X";
+}
+
+/** `true` once every thread of the process is stopped (state `T`). */
+function allThreadsStopped(pid: number): boolean {
+  for (const thread of Deno.readDirSync(`/proc/${pid}/task`)) {
+    if (procState(`/proc/${pid}/task/${thread.name}/stat`) !== "T") return false;
+  }
+  return true;
+}
+
+/**
+ * Freezes a process with `SIGSTOP` and waits until every one of its threads has stopped, so that
+ * it can no longer answer anything. `kill` returns before that: a thread running on the other CPU
+ * goes on for a moment, and a nats-server stopped this way was seen to answer a `PING` sent just
+ * after `kill` returned. Throws if the threads are not all stopped within `timeoutMs`.
+ */
+export async function suspendProcess(pid: number, timeoutMs = 5_000): Promise<void> {
+  Deno.kill(pid, "SIGSTOP");
+  const deadline = performance.now() + timeoutMs;
+  while (!allThreadsStopped(pid)) {
+    if (performance.now() > deadline) {
+      throw new Error(`process ${pid} did not stop within ${timeoutMs} ms of SIGSTOP`);
+    }
+    await sleep(1);
+  }
+}
+
+/** Lets a process frozen by {@linkcode suspendProcess} go on (no error if it is gone). */
+export function resumeProcess(pid: number): void {
   try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    // Field 3 (after the parenthesised command name) is the state.
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state !== "Z" && state !== "X";
+    Deno.kill(pid, "SIGCONT");
   } catch {
-    return false;
+    // already gone
   }
 }
 

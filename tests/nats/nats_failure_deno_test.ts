@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { BackendError, type EventMessage, type EventStore } from "../../mod.ts";
 import { NatsEventStore, NatsJetStreamEventStore } from "../../src/nats/mod.ts";
 import type { NatsInstance } from "../../scripts/services/nats.ts";
+import { resumeProcess, suspendProcess } from "../../scripts/services/_process.ts";
 import { within } from "../conformance/_helpers.ts";
 import { requireService, serviceTest } from "../_services.ts";
 import { connectOver, owningConnection, startNats, type Transport } from "./_nats.ts";
@@ -265,7 +266,7 @@ serviceTest(
     const pid = server.pid!;
     try {
       await store.publish("JOIN", { sessionId: "s", namespace: "/", room: "before" });
-      Deno.kill(pid, "SIGSTOP");
+      await suspendProcess(pid);
       const started = Date.now();
       await within(
         assert.rejects(
@@ -279,17 +280,13 @@ serviceTest(
       );
       const waited = Date.now() - started;
       assert.ok(waited >= 300 && waited < 2_000, `rejected after ${waited} ms`);
-      Deno.kill(pid, "SIGCONT");
+      resumeProcess(pid);
       assert.deepStrictEqual(
         await store.publish("JOIN", { sessionId: "s", namespace: "/", room: "after" }),
         {},
       );
     } finally {
-      try {
-        Deno.kill(pid, "SIGCONT");
-      } catch {
-        // already gone
-      }
+      resumeProcess(pid);
       await store.shutdown();
       await server.stop();
     }

@@ -13,6 +13,7 @@ import {
   RedisStoreFactory,
   RedisStreamEventStore,
 } from "../../src/redis/mod.ts";
+import { resumeProcess, suspendProcess } from "../../scripts/services/_process.ts";
 import { startRedis } from "../../scripts/services/redis.ts";
 import { UPSTASH_TOKEN } from "../../scripts/services/upstash_rest.ts";
 import { Inbox } from "../conformance/_helpers.ts";
@@ -161,7 +162,7 @@ serviceTest(
     const pid = instance.pid!;
     try {
       await store.publish("JOIN", { sessionId: "s", namespace: "/", room: "before" });
-      Deno.kill(pid, "SIGSTOP");
+      await suspendProcess(pid);
       const started = Date.now();
       await assert.rejects(
         store.publish("JOIN", { sessionId: "s", namespace: "/", room: "while-silent" }),
@@ -173,7 +174,7 @@ serviceTest(
       );
       const waited = Date.now() - started;
       assert.ok(waited >= 300 && waited < 2_000, `rejected after ${waited} ms`);
-      Deno.kill(pid, "SIGCONT");
+      resumeProcess(pid);
       const { offset } = await store.publish("JOIN", {
         sessionId: "s",
         namespace: "/",
@@ -181,11 +182,7 @@ serviceTest(
       });
       assert.match(offset ?? "", /^\d+-\d+$/);
     } finally {
-      try {
-        Deno.kill(pid, "SIGCONT");
-      } catch {
-        // already gone
-      }
+      resumeProcess(pid);
       await store.shutdown();
       closeClient(client);
       await instance.stop();
