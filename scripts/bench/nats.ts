@@ -6,6 +6,9 @@
  *   + an ordered consumer;
  * - `(ws package)`: both sides' WebSocket connections opened through `webSocketFactory` with the
  *   `ws` package, whose client turns Nagle's algorithm off (Deno's global `WebSocket` does not);
+ * - `, node`: the publishing connection also subscribes to what it publishes, as the connection
+ *   of a cluster node does (it receives its own events, echoed, and the other nodes'), so the
+ *   server writes to it while it publishes;
  * - `noAsyncTraces`: both connections opened with nats.js's `noAsyncTraces: true`, which stops it
  *   from creating two `Error`s (stack traces) per request, such as each JetStream publish;
  * - `publishRetries: 1 (Nats-Msg-Id)`: the store with one retry, which puts a `Nats-Msg-Id` on
@@ -34,7 +37,7 @@
  * Usage: `deno run -A scripts/bench/nats.ts [--quick] [--only "core tcp,jetstream ws"]
  * [--processes 3]` (harness server on 14222/14280); `--only` keeps the variants whose name
  * contains one of its comma-separated parts; `--processes` pools the runs of that many processes
- * run one after the other (1 by default; a whole run takes about 8 minutes here).
+ * run one after the other (1 by default; a whole run takes about 11 minutes here).
  *
  * @module
  */
@@ -222,39 +225,56 @@ type SidesMaker = (
   tag: string,
 ) => Promise<{ raw: Side; ours: Side; close: () => Promise<void> }>;
 
-const coreSides = (confirmPublish: boolean): SidesMaker => async (pub, sub, tag) => {
-  const rawCounter = new Counter();
-  const rawSubject = `bench-raw-${tag}.DISPATCH`;
-  const rawSub = sub.subscribe(rawSubject, {
-    callback: (_error, msg) => rawCounter.hit(sentAtOf(msg.data, rawCounter.timing)),
-  });
-  await sub.flush();
-  const prefix = `bench-ours-${tag}`;
-  const publisher = new NatsEventStore(pub, { prefix, nodeId: "pub", confirmPublish });
-  const subscriber = new NatsEventStore(sub, { prefix, nodeId: "sub" });
-  const oursCounter = new Counter();
-  await subscriber.subscribe("DISPATCH", (message) => {
-    oursCounter.hit((message.packet as number[])[1]);
-  });
-  return {
-    raw: {
-      name: "raw nats.js",
-      counter: rawCounter,
-      window: Infinity,
-      publish: (index) => pub.publish(rawSubject, encoded("pub", index)),
-    },
-    ours: {
-      name: "NatsEventStore",
-      counter: oursCounter,
-      window: Infinity,
-      publish: (index) => publisher.publish("DISPATCH", payload(index)),
-    },
-    close: async () => {
-      rawSub.unsubscribe();
-      await Promise.all([publisher.shutdown(), subscriber.shutdown()]);
-    },
+/**
+ * Core sides. With `publisherListens`, the publishing connection also subscribes to what it
+ * publishes, as a cluster node does (nats.js echoes a connection's own messages by default): the
+ * server then writes to that connection while it publishes. The raw side decodes its echoes, as
+ * an application must to tell its own; the store drops its own by node id.
+ */
+function coreSides(confirmPublish: boolean, publisherListens = false): SidesMaker {
+  return async (pub, sub, tag) => {
+    const rawCounter = new Counter();
+    const rawSubject = `bench-raw-${tag}.DISPATCH`;
+    const rawSub = sub.subscribe(rawSubject, {
+      callback: (_error, msg) => rawCounter.hit(sentAtOf(msg.data, rawCounter.timing)),
+    });
+    const rawEcho = publisherListens
+      ? pub.subscribe(rawSubject, {
+        callback: (_error, msg) => {
+          sentAtOf(msg.data, false);
+        },
+      })
+      : undefined;
+    await Promise.all([sub.flush(), pub.flush()]);
+    const prefix = `bench-ours-${tag}`;
+    const publisher = new NatsEventStore(pub, { prefix, nodeId: "pub", confirmPublish });
+    const subscriber = new NatsEventStore(sub, { prefix, nodeId: "sub" });
+    const oursCounter = new Counter();
+    await subscriber.subscribe("DISPATCH", (message) => {
+      oursCounter.hit((message.packet as number[])[1]);
+    });
+    if (publisherListens) await publisher.subscribe("DISPATCH", () => {});
+    return {
+      raw: {
+        name: "raw nats.js",
+        counter: rawCounter,
+        window: Infinity,
+        publish: (index) => pub.publish(rawSubject, encoded("pub", index)),
+      },
+      ours: {
+        name: "NatsEventStore",
+        counter: oursCounter,
+        window: Infinity,
+        publish: (index) => publisher.publish("DISPATCH", payload(index)),
+      },
+      close: async () => {
+        rawSub.unsubscribe();
+        rawEcho?.unsubscribe();
+        await Promise.all([publisher.shutdown(), subscriber.shutdown()]);
+      },
+    };
   };
-};
+}
 
 /**
  * JetStream sides. With `publishRetries` > 0 both make that many extra attempts and put a
@@ -361,6 +381,17 @@ async function runVariants(): Promise<Row[]> {
   rows.push(await run("core ws", "ws", coreSides(true), CORE_N, CORE_RATE));
   rows.push(await run("core ws, confirmPublish: false", "ws", coreSides(false), CORE_N, CORE_RATE));
   rows.push(await run("core ws (ws package)", "ws-package", coreSides(true), CORE_N, CORE_RATE));
+  // A cluster node publishes on a connection that also receives.
+  for (
+    const [variant, transport, confirm] of [
+      ["core tcp, node", "tcp", true],
+      ["core ws, node", "ws", true],
+      ["core ws, node, confirmPublish: false", "ws", false],
+      ["core ws (ws package), node", "ws-package", true],
+    ] as const
+  ) {
+    rows.push(await run(variant, transport, coreSides(confirm, true), CORE_N, CORE_RATE));
+  }
   rows.push(await run("jetstream tcp", "tcp", jetStreamSides(0), JS_N, JS_RATE));
   // nats.js creates two errors per request to keep the caller's stack, unless told not to.
   rows.push(

@@ -2,11 +2,12 @@
  * {@linkcode webSocketFactory}: lets `wsconnect` open its WebSocket with another implementation
  * than the runtime's global one — on Deno, the `ws` package's, which turns Nagle's algorithm off.
  *
- * Deno's global `WebSocket` leaves `TCP_NODELAY` off and offers no way to set it. A publisher that
- * writes again before the server has answered its previous write then waits for the server's
- * delayed ACK, about 40 ms: measured on loopback at 10,000 msg/s, raw nats.js over Deno's
- * `WebSocket` delivers with p50 22 ms and p99 46 ms when each tick's publishes are confirmed (p99
- * 36 ms unconfirmed), against p99 under 2 ms through the `ws` package or on Node.
+ * Deno's global `WebSocket` leaves `TCP_NODELAY` off and offers no way to set it. A connection that
+ * the server writes to while it publishes (every cluster node's: it receives the other nodes'
+ * events and its own, echoed) then waits for the server's delayed ACK, about 40 ms, before its
+ * next write goes out. On loopback at 10,000 msg/s such a node delivers with p50 24 ms and p99
+ * 47 ms over Deno's `WebSocket`, raw nats.js included, against p99 2.7–2.8 ms through the `ws`
+ * package (`scripts/bench/nats.ts`, the `, node` rows).
  *
  * @module
  */
