@@ -103,7 +103,14 @@ export async function backendFromEnv(env: EnvReader): Promise<ChosenBackend> {
     const nats = await import("../../src/nats/mod.ts");
     const nc = await nats.checkedConnection(
       natsUrl.startsWith("ws")
-        ? (await import("@nats-io/nats-core")).wsconnect({ servers: natsUrl })
+        ? (await import("@nats-io/nats-core")).wsconnect({
+          servers: natsUrl,
+          // Deno's global WebSocket keeps Nagle's algorithm on, which holds a node's writes about
+          // 40 ms: open the socket with the `ws` package there (see webSocketFactory).
+          ...("Deno" in globalThis
+            ? { wsFactory: nats.webSocketFactory((await import("ws")).default) }
+            : {}),
+        })
         : (await import("@nats-io/transport-node")).connect({ servers: natsUrl }),
     );
     const kind = env("SOCKETIO4TS_NATS_EVENTS") === "jetstream" ? "jetstream" : "core";
