@@ -189,9 +189,15 @@ export function isPidAlive(pid: number): boolean {
   return state !== undefined && state !== "Z" && state !== "X";
 }
 
-/** `true` once every thread of the process is stopped (state `T`). */
+/** `true` once every thread of the process is stopped (state `T`); throws if it is gone. */
 function allThreadsStopped(pid: number): boolean {
-  for (const thread of Deno.readDirSync(`/proc/${pid}/task`)) {
+  let threads: Iterable<Deno.DirEntry>;
+  try {
+    threads = Deno.readDirSync(`/proc/${pid}/task`);
+  } catch (error) {
+    throw new Error(`process ${pid} is gone: cannot wait for it to stop`, { cause: error });
+  }
+  for (const thread of threads) {
     if (procState(`/proc/${pid}/task/${thread.name}/stat`) !== "T") return false;
   }
   return true;
