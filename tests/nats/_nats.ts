@@ -38,6 +38,8 @@ export interface ConnectOptions {
   readonly reconnectTimeWait?: number;
   /** WebSocket only: how `wsconnect` opens its socket (e.g. `webSocketFactory(WebSocket)`). */
   readonly wsFactory?: WsSocketFactory;
+  /** Ask the server not to send the connection its own messages back. */
+  readonly noEcho?: boolean;
 }
 
 let connecting: Promise<unknown> = Promise.resolve();
@@ -81,6 +83,7 @@ function dial(transport: Transport, options: ConnectOptions): Promise<NatsConnec
     ...(options.reconnectTimeWait !== undefined
       ? { reconnectTimeWait: options.reconnectTimeWait }
       : {}),
+    ...(options.noEcho !== undefined ? { noEcho: options.noEcho } : {}),
   };
   return transport === "ws"
     ? wsconnect(options.wsFactory ? { ...common, wsFactory: options.wsFactory } : common)
@@ -108,8 +111,9 @@ export function owningConnection<T extends EventStore>(store: T, nc: NatsConnect
 export async function coreNode(
   transport: Transport,
   options: NatsEventStoreOptions,
+  connection: ConnectOptions = {},
 ): Promise<NatsEventStore> {
-  const nc = await connectOver(transport);
+  const nc = await connectOver(transport, connection);
   return owningConnection(new NatsEventStore(nc, options), nc);
 }
 

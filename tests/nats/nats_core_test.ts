@@ -1,6 +1,7 @@
 /**
- * NatsEventStore (NATS core) runs the event-store conformance suite over WebSocket, over TCP, and
- * with nodes on both transports in one cluster.
+ * NatsEventStore (NATS core) runs the event-store conformance suite over WebSocket, over TCP, over
+ * TCP connections that ask for no echo (a node's own messages never come back), and with nodes on
+ * both transports in one cluster.
  */
 
 import { eventStoreSuite } from "../conformance/event_store_suite.ts";
@@ -20,6 +21,13 @@ eventStoreSuite({
   name: "NatsEventStore (TCP)",
   ignore,
   createEventStore: (options) => coreNode("tcp", options),
+});
+
+eventStoreSuite({
+  name: "NatsEventStore (TCP, noEcho connections)",
+  ignore,
+  createEventStore: (options) => coreNode("tcp", options, { noEcho: true }),
+  ownMessagesComeBack: false,
 });
 
 const mixed = alternating();
