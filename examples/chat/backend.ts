@@ -101,19 +101,22 @@ export async function backendFromEnv(env: EnvReader): Promise<ChosenBackend> {
   const natsUrl = env("SOCKETIO4TS_NATS_URL");
   if (natsUrl) {
     const nats = await import("../../src/nats/mod.ts");
+    const kind = env("SOCKETIO4TS_NATS_EVENTS") === "jetstream" ? "jetstream" : "core";
+    // The connection serves this node alone: the server need not send it its own events back.
+    const noEcho = kind === "core";
     const nc = await nats.checkedConnection(
       natsUrl.startsWith("ws")
         ? (await import("@nats-io/nats-core")).wsconnect({
           servers: natsUrl,
+          noEcho,
           // Deno's global WebSocket keeps Nagle's algorithm on, which holds a node's writes about
           // 40 ms: open the socket with the `ws` package there (see webSocketFactory).
           ...("Deno" in globalThis
             ? { wsFactory: nats.webSocketFactory((await import("ws")).default) }
             : {}),
         })
-        : (await import("@nats-io/transport-node")).connect({ servers: natsUrl }),
+        : (await import("@nats-io/transport-node")).connect({ servers: natsUrl, noEcho }),
     );
-    const kind = env("SOCKETIO4TS_NATS_EVENTS") === "jetstream" ? "jetstream" : "core";
     const eventStore = kind === "jetstream"
       ? new nats.NatsJetStreamEventStore(nc, {
         ...common,
