@@ -24,6 +24,7 @@ import type {
 } from "./contracts.ts";
 import { describeValue, EventStoreClosedError } from "./errors.ts";
 import { hybridCodec } from "./hybrid_codec.ts";
+import type { OwnRecordTest } from "./own_records.ts";
 import { type EventStoreKind, EventStoreMode, PublishMode } from "./event_types.ts";
 import {
   type EventMessage,
@@ -221,7 +222,7 @@ export abstract class BaseEventStore implements EventStore {
     this.maxMessageBytes = maxMessageBytes;
     this.#transport = transport;
     this.#transportDrains = typeof transport.drain === "function";
-    this.#isOwnRecord = this.codec.jsonText ? ownJsonRecordTest(nodeId) : undefined;
+    this.#isOwnRecord = this.codec.ownRecordTest?.(nodeId);
     this.#registry = options.registry ?? messageRegistry;
     this.#onError = options.onError ?? defaultErrorHandler;
   }
@@ -263,6 +264,12 @@ export abstract class BaseEventStore implements EventStore {
       // caller's offset is dropped). Spreading first lets V8 clone the payload's shape at once.
       const message: Record<string, unknown> = { ...payload, type, nodeId: this.nodeId };
       if (message.offset !== undefined) delete message.offset;
+      // A payload's own nodeId key would keep its place: move ours to the end, where the codec's
+      // own-record test (Codec.ownRecordTest) looks for it.
+      if ((payload as { nodeId?: unknown }).nodeId !== undefined) {
+        delete message.nodeId;
+        message.nodeId = this.nodeId;
+      }
       // Checks the type too.
       this.#registry.validate(message);
       record = this.codec.encode(message);
@@ -287,7 +294,7 @@ export abstract class BaseEventStore implements EventStore {
     return sent;
   }
 
-  readonly #isOwnRecord: ((record: WireRecord) => boolean) | undefined;
+  readonly #isOwnRecord: OwnRecordTest | undefined;
 
   // Publishes in flight are counted, not kept: shutdown() only needs to know when none is left.
   #lastSent: Promise<PublishResult> | undefined;
@@ -490,30 +497,4 @@ export function resolvePrefix(options: EventStoreOptions): string {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   assertPrefix(prefix);
   return prefix;
-}
-
-const OPEN_BRACE = 0x7b;
-
-/**
- * Recognises the JSON records of this node's own messages by their end. `publish` writes
- * `nodeId` last, so such a record ends with `,"nodeId":"<id>"}`. In JSON text that ending can only
- * be the last member of the outermost object: a `,` inside a string would be followed by the
- * string's closing quote and then by `nodeId`, which is not JSON. So a record that ends with it
- * carries this node's id; one that does not (a payload with its own `nodeId` key, for instance) is
- * decoded and filtered as usual.
- */
-function ownJsonRecordTest(nodeId: string): (record: WireRecord) => boolean {
-  const suffix = `,"nodeId":${JSON.stringify(nodeId)}}`;
-  const suffixBytes = new TextEncoder().encode(suffix);
-  return (record) => {
-    if (typeof record === "string") {
-      return record.charCodeAt(0) === OPEN_BRACE && record.endsWith(suffix);
-    }
-    const end = record.byteLength - suffixBytes.byteLength;
-    if (record[0] !== OPEN_BRACE || end < 1) return false;
-    for (let index = 0; index < suffixBytes.byteLength; index++) {
-      if (record[end + index] !== suffixBytes[index]) return false;
-    }
-    return true;
-  };
 }

@@ -15,6 +15,7 @@
 
 import { Decoder, Encoder } from "@msgpack/msgpack";
 import { copyBytes } from "./byte_slab.ts";
+import { ownJsonRecordTest, ownMsgpackRecordTest, type OwnRecordTest } from "./own_records.ts";
 import { fromTaggedJson, toTaggedJson } from "./values.ts";
 
 /** One encoded message: bytes, or text from a codec that writes text. */
@@ -32,12 +33,15 @@ export interface Codec {
    */
   readonly text?: boolean;
   /**
-   * Whether each text record (and each record of bytes that starts with `{`) is the JSON text of
-   * the message, with its keys in the message's order and its `nodeId` as it is. An event store
-   * then tells its own messages, which Pub/Sub hands back to their sender too, by their last
-   * characters and drops them without decoding them.
+   * Makes the test with which the event store of node `nodeId` recognises its own records
+   * without decoding them (Pub/Sub hands a node's messages back to it, and it drops them). The
+   * store writes `nodeId` as the last key of every message it publishes, so the test can look at
+   * the record's end. It must never match the record of another node's message, which would be
+   * lost; a record it does not match is decoded and filtered as usual. Without it, or when it
+   * returns `undefined`, every record is decoded. The shipped codecs build theirs with
+   * {@linkcode ownJsonRecordTest} and {@linkcode ownMsgpackRecordTest}.
    */
-  readonly jsonText?: boolean;
+  ownRecordTest?(nodeId: string): OwnRecordTest | undefined;
   /**
    * Encodes one message. Text must be well-formed UTF-16 (no lone surrogates).
    *
@@ -109,6 +113,10 @@ export function createMsgpackCodec(): BytesCodec {
     decode(record) {
       return decoder.decode(recordBytes(record));
     },
+    ownRecordTest(nodeId) {
+      // The encoding of `{ nodeId }` without its map header: the key, then the id.
+      return ownMsgpackRecordTest(nodeId, encoder.encode({ nodeId }).subarray(1));
+    },
   };
 }
 
@@ -117,10 +125,10 @@ export function createJsonCodec(): Codec {
   return {
     name: "json",
     text: true,
-    jsonText: true,
     encode(message) {
       return JSON.stringify(toTaggedJson(message));
     },
+    ownRecordTest: ownJsonRecordTest,
     decode(record) {
       return fromTaggedJson(JSON.parse(typeof record === "string" ? record : utf8Text(record)));
     },

@@ -5,6 +5,7 @@
  */
 
 import { type Codec, createMsgpackCodec, utf8Text } from "./codec.ts";
+import { ownJsonRecordTest } from "./own_records.ts";
 
 /** Nesting deeper than this goes to MessagePack, which reports cycles. */
 const MAX_JSON_DEPTH = 64;
@@ -68,13 +69,21 @@ export function createHybridCodec(): Codec {
   return {
     name: "hybrid",
     text: true,
-    jsonText: true,
     encode(message) {
       return isJsonExact(message) ? JSON.stringify(message) : msgpack.encode(message);
     },
     decode(record) {
       if (typeof record === "string") return JSON.parse(record);
       return record[0] === OPEN_BRACE ? JSON.parse(utf8Text(record)) : msgpack.decode(record);
+    },
+    ownRecordTest(nodeId) {
+      const ownJson = ownJsonRecordTest(nodeId);
+      const ownMsgpack = msgpack.ownRecordTest!(nodeId);
+      if (ownMsgpack === undefined) return ownJson;
+      return (record) =>
+        typeof record === "string" || record[0] === OPEN_BRACE
+          ? ownJson(record)
+          : ownMsgpack(record);
     },
   };
 }

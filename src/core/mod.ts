@@ -14,5 +14,6 @@ export * from "./contracts.ts";
 export * from "./errors.ts";
 export * from "./event_types.ts";
 export * from "./messages.ts";
+export * from "./own_records.ts";
 export * from "./port_store.ts";
 export * from "./values.ts";

@@ -468,53 +468,79 @@ export function eventStoreSuite(options: EventStoreSuiteOptions): void {
     assert.deepStrictEqual(dispatched.packet, { b: new Uint8Array([9]) });
   });
 
-  test("a node drops its own JSON records undecoded; a payload naming a node changes nothing", async () => {
-    const prefix = randomPrefix();
-    const decodedBy = (seen: unknown[]): Codec => ({
-      name: "counting-hybrid",
-      text: true,
-      jsonText: true,
-      encode: (message) => hybridCodec.encode(message),
+  /** `base`, counting the values it decodes and the records its own-record test matches. */
+  const counted = (base: Codec) => {
+    const decoded: unknown[] = [];
+    const counts = { ownMatched: 0 };
+    const codec: Codec = {
+      name: `counting-${base.name}`,
+      ...(base.text ? { text: true } : {}),
+      encode: (message) => base.encode(message),
       decode: (record) => {
-        const message = hybridCodec.decode(record);
-        seen.push(message);
+        const message = base.decode(record);
+        decoded.push(message);
         return message;
       },
-    });
-    const seenByA: unknown[] = [];
-    const seenByB: unknown[] = [];
-    const a = await node({ prefix, nodeId: "a", codec: decodedBy(seenByA) });
-    const b = await node({ prefix, nodeId: "b", codec: decodedBy(seenByB) });
-    const [inA, inB] = await Promise.all(
-      [a, b].map((store) => new Inbox().listen(store, "DISPATCH")),
-    );
-    const dispatch = (room: string, extra: Record<string, unknown> = {}) =>
-      ({
-        ...extra,
+      ownRecordTest: (nodeId) => {
+        const isOwn = base.ownRecordTest?.(nodeId);
+        assert.ok(isOwn, `${base.name} has an own-record test for node ${nodeId}`);
+        return (record) => {
+          const own = isOwn(record);
+          if (own) counts.ownMatched++;
+          return own;
+        };
+      },
+    };
+    return { codec, decoded, counts };
+  };
+
+  for (const base of [hybridCodec, msgpackCodec]) {
+    test(`a node drops its own ${base.name} records undecoded; payloads naming nodes change nothing`, async () => {
+      const prefix = randomPrefix();
+      const [forA, forB] = [counted(base), counted(base)];
+      const a = await node({ prefix, nodeId: "a", codec: forA.codec });
+      const b = await node({ prefix, nodeId: "b", codec: forB.codec });
+      const [inA, inB] = await Promise.all(
+        [a, b].map((store) => new Inbox().listen(store, "DISPATCH")),
+      );
+      // What a's records end with, as JSON and as MessagePack, inside payloads.
+      const looksLikeA = { nodeId: "b", text: ',"nodeId":"a"}' };
+      const aEntry = msgpackCodec.encode({ nodeId: "a" }).subarray(1);
+      // JSON text under hybridCodec.
+      await a.publish("DISPATCH", { namespace: "/", room: "plain", packet: looksLikeA });
+      // A payload with its own nodeId key (publish puts a's last anyway) and bytes (MessagePack
+      // under either codec).
+      await a.publish("DISPATCH", {
+        nodeId: "someone-else",
         namespace: "/",
-        room,
-        packet: { nodeId: "b", text: ',"nodeId":"a"}' },
-      }) as const;
-    await a.publish("DISPATCH", dispatch("plain"));
-    // A payload with its own nodeId key: publish overwrites it in place, so nodeId is not last.
-    await a.publish("DISPATCH", dispatch("forged", { nodeId: "someone-else" }));
-    // Published after a's two were acknowledged: once a has it, a has had its own two back.
-    await b.publish("DISPATCH", dispatch("from-b"));
-    await inA!.waitFor(1, "a receives b's message");
-    await inB!.waitFor(2, "b receives a's two messages");
-    assert.deepStrictEqual(rooms(inA!.messages), ["from-b"]);
-    assert.deepStrictEqual(rooms(inB!.messages), ["plain", "forged"]);
-    assert.ok(inB!.messages.every((message) => message.nodeId === "a"));
-    // a decoded b's message and its own record whose nodeId is not last, not the plain one (and
-    // only b's where its own never come back).
-    const roomsSeen = (seen: unknown[]) =>
-      seen.map((message) => (message as { room: string }).room);
-    assert.deepStrictEqual(
-      roomsSeen(seenByA),
-      options.ownMessagesComeBack === false ? ["from-b"] : ["forged", "from-b"],
-    );
-    assert.deepStrictEqual(roomsSeen(seenByB), ["plain", "forged"]);
-  });
+        room: "forged",
+        packet: { ...looksLikeA, entry: aEntry },
+      } as { namespace: string; room: string; packet: unknown });
+      // Published after a's two were acknowledged: once a has it, a has had its own two back.
+      await b.publish("DISPATCH", { namespace: "/", room: "from-b", packet: looksLikeA });
+      await b.publish("DISPATCH", {
+        namespace: "/",
+        room: "from-b-bytes",
+        packet: { ...looksLikeA, entry: aEntry },
+      });
+      await inA!.waitFor(2, "a receives b's messages");
+      await inB!.waitFor(2, "b receives a's two messages");
+      assert.deepStrictEqual(rooms(inA!.messages), ["from-b", "from-b-bytes"]);
+      assert.deepStrictEqual(rooms(inB!.messages), ["plain", "forged"]);
+      assert.ok(inB!.messages.every((message) => message.nodeId === "a"));
+      assert.deepStrictEqual(
+        (inB!.messages[1] as { packet: unknown }).packet,
+        { ...looksLikeA, entry: aEntry },
+      );
+      // a decoded b's messages only: its own two came back and were recognised undecoded (unless
+      // the connection does not send them back at all).
+      const roomsSeen = (seen: unknown[]) =>
+        seen.map((message) => (message as { room: string }).room);
+      assert.deepStrictEqual(roomsSeen(forA.decoded), ["from-b", "from-b-bytes"]);
+      assert.equal(forA.counts.ownMatched, options.ownMessagesComeBack === false ? 0 : 2);
+      assert.deepStrictEqual(roomsSeen(forB.decoded), ["plain", "forged"]);
+    });
+  }
 
   test("shutdown() is idempotent; afterwards publish and subscribe reject clearly", async () => {
     const a = await node({ prefix: randomPrefix(), nodeId: "a" });
