@@ -229,7 +229,7 @@ type SidesMaker = (
  * Core sides. With `publisherListens`, the publishing connection also subscribes to what it
  * publishes, as a cluster node does (nats.js echoes a connection's own messages by default): the
  * server then writes to that connection while it publishes. The raw side decodes its echoes, as
- * an application must to tell its own; the store drops its own by node id.
+ * an application must to tell its own; the store recognises its own by their last bytes, undecoded.
  */
 function coreSides(confirmPublish: boolean, publisherListens = false): SidesMaker {
   return async (pub, sub, tag) => {
