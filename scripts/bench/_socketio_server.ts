@@ -11,12 +11,13 @@
  * Prints `READY <port>` once listening.
  */
 
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import process from "node:process";
 import { Server } from "socket.io";
 import { backendFromEnv } from "../../examples/chat/backend.ts";
 import { createAdapter } from "../../src/socketio/mod.ts";
+import { controlEndpoint } from "../_control_endpoint.ts";
 
 const env = (name: string): string | undefined => process.env[name] || undefined;
 const kind = env("BENCH_ADAPTER") ?? "ours";
@@ -54,7 +55,15 @@ async function adapterFor(): Promise<any> {
   throw new Error(`unknown BENCH_ADAPTER ${kind}`);
 }
 
-const http = createServer((request, response) => handle(request, response));
+/** The arguments of a `broadcast` operation. */
+interface BroadcastArgs {
+  count?: number;
+  size?: number;
+  rate?: number;
+  local?: boolean;
+}
+
+const http = createServer(controlEndpoint((op, args) => control(op, args as BroadcastArgs)));
 const adapter = await adapterFor();
 const io = new Server(http, adapter === undefined ? {} : { adapter });
 
@@ -92,41 +101,18 @@ async function broadcast(
   return performance.now() - started;
 }
 
-function handle(request: IncomingMessage, response: ServerResponse): void {
-  if (request.url !== "/control" || request.method !== "POST") {
-    response.statusCode = 404;
-    response.end();
-    return;
+async function control(op: string, args: BroadcastArgs): Promise<unknown> {
+  if (op === "serverCount") return await io.of("/").adapter.serverCount();
+  if (op === "clients") return io.of("/").sockets.size;
+  if (op === "cpu") {
+    const usage = process.cpuUsage();
+    return (usage.user + usage.system) / 1000;
   }
-  let body = "";
-  request.setEncoding("utf8");
-  request.on("data", (chunk: string) => body += chunk);
-  request.on("end", async () => {
-    try {
-      const { op, args = {} } = JSON.parse(body) as {
-        op: string;
-        args?: { count?: number; size?: number; rate?: number; local?: boolean };
-      };
-      let result: unknown = null;
-      if (op === "serverCount") result = await io.of("/").adapter.serverCount();
-      else if (op === "clients") result = io.of("/").sockets.size;
-      else if (op === "cpu") {
-        const usage = process.cpuUsage();
-        result = (usage.user + usage.system) / 1000;
-      } else if (op === "broadcast") {
-        result = await broadcast(
-          args.count ?? 1000,
-          args.size ?? 100,
-          args.rate,
-          args.local === true,
-        );
-      } else if (op === "shutdown") setTimeout(shutdown, 10);
-      response.end(JSON.stringify(result));
-    } catch (error) {
-      response.statusCode = 500;
-      response.end(JSON.stringify({ error: (error as Error).message }));
-    }
-  });
+  if (op === "broadcast") {
+    return await broadcast(args.count ?? 1000, args.size ?? 100, args.rate, args.local === true);
+  }
+  if (op === "shutdown") setTimeout(shutdown, 10);
+  return null;
 }
 
 async function shutdown(): Promise<void> {

@@ -8,18 +8,23 @@
  * `READY <port>` once listening.
  */
 
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import process from "node:process";
 import { Server } from "socket.io";
 import { backendFromEnv } from "../../examples/chat/backend.ts";
 import { createAdapter } from "../../src/socketio/mod.ts";
+import { controlEndpoint } from "../../scripts/_control_endpoint.ts";
 import { setupApp } from "./_app.ts";
 
 const env = (name: string): string | undefined => process.env[name] || undefined;
 const name = env("SIO_NODE_NAME") ?? "node";
 const backend = await backendFromEnv(env);
-const http = createServer((request, response) => handle(request, response));
+const http = createServer(controlEndpoint((op, args) => {
+  if (op !== "shutdown") return control(op, args);
+  setTimeout(shutdown, 10);
+  return null;
+}));
 const io = new Server(http, {
   adapter: createAdapter(backend.factory, {
     heartbeatInterval: Number(env("SIO_HEARTBEAT_MS") ?? 300),
@@ -34,33 +39,6 @@ async function shutdown(): Promise<void> {
   await io.close();
   await backend.close();
   process.exit(0);
-}
-
-function handle(request: IncomingMessage, response: ServerResponse): void {
-  if (request.url !== "/control" || request.method !== "POST") {
-    response.statusCode = 404;
-    response.end();
-    return;
-  }
-  let body = "";
-  request.setEncoding("utf8");
-  request.on("data", (chunk: string) => body += chunk);
-  request.on("end", async () => {
-    try {
-      const { op, args } = JSON.parse(body) as { op: string; args?: Record<string, unknown> };
-      if (op === "shutdown") {
-        response.end("null");
-        setTimeout(shutdown, 10);
-        return;
-      }
-      const result = await control(op, args);
-      response.setHeader("content-type", "application/json");
-      response.end(JSON.stringify(result ?? null));
-    } catch (error) {
-      response.statusCode = 500;
-      response.end(JSON.stringify({ error: (error as Error).message }));
-    }
-  });
 }
 
 process.on("SIGTERM", () => void shutdown());
