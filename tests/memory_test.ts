@@ -57,3 +57,62 @@ Deno.test("MemoryBus keeps only `retain` messages for resuming", async () => {
     TypeError,
   );
 });
+
+Deno.test("a subscribe whose channel fails to open leaves no listener behind", async () => {
+  const bus = new MemoryBus();
+  await using a = new MemoryEventStore({ bus, nodeId: "a" });
+  await using b = new MemoryEventStore({ bus, nodeId: "b" });
+  const seen: string[] = [];
+  // The bus refuses the offset: the channel does not open.
+  await assert.rejects(
+    b.subscribe("LEAVE", (message) => void seen.push(`rejected:${message.room}`), {
+      fromOffset: "x",
+    }),
+    TypeError,
+  );
+  await b.subscribe("LEAVE", (message) => void seen.push(`kept:${message.room}`));
+  await a.publish("LEAVE", { sessionId: "s", namespace: "/", room: "r1" });
+  assert.deepStrictEqual(seen, ["kept:r1"]);
+});
+
+Deno.test("an async onError hook that rejects is logged, never an unhandled rejection", async () => {
+  const bus = new MemoryBus();
+  const hookCalls: string[] = [];
+  const logged: unknown[][] = [];
+  const consoleError = console.error;
+  console.error = (...args: unknown[]) => void logged.push(args);
+  try {
+    await using a = new MemoryEventStore({ bus, nodeId: "a" });
+    await using b = new MemoryEventStore({
+      bus,
+      nodeId: "b",
+      onError: async (error) => {
+        hookCalls.push(error.message);
+        await Promise.resolve();
+        throw new Error("the hook failed too");
+      },
+    });
+    await b.subscribe("JOIN", () => {
+      throw new Error("listener bug");
+    });
+    await a.publish("JOIN", { sessionId: "s", namespace: "/", room: "r" });
+    // The hook's rejection settles a few microtasks later.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  } finally {
+    console.error = consoleError;
+  }
+  assert.deepStrictEqual(hookCalls, ["listener bug"]);
+  assert.equal(logged.length, 1);
+  assert.match(String(logged[0]![0]), /onError hook failed/);
+  assert.equal((logged[0]![1] as Error).message, "the hook failed too");
+});
+
+Deno.test("an event store's prefix must not make an empty segment of a channel name", () => {
+  // `app.` or `a..b` would make NATS subjects with an empty token, which the server drops.
+  for (const prefix of ["app.", ".app", "a..b", "", "a b", "a:b", "x".repeat(101)]) {
+    assert.throws(() => new MemoryEventStore({ prefix }), TypeError, `prefix ${prefix}`);
+  }
+  for (const prefix of ["app", "a.b", "my-app_1.events", "x".repeat(100)]) {
+    new MemoryEventStore({ prefix });
+  }
+});

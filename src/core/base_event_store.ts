@@ -7,6 +7,7 @@
  * @module
  */
 
+import { callErrorHook } from "./_error_hook.ts";
 import {
   type Codec,
   msgpackCodec,
@@ -53,6 +54,13 @@ export interface ChannelSink {
   record(record: WireRecord, offset?: string): void;
   /** A transport-level problem that did not end the subscription (reported to `onError`). */
   error(error: Error): void;
+  /**
+   * The backend ended the subscription by itself and the transport will not resume it (the
+   * server refused or removed it): the transport has already forgotten the channel. The error
+   * goes to `onError`, and the channel counts as closed, so the next `subscribe` of one of its
+   * types opens it again.
+   */
+  ended(error: Error): void;
 }
 
 /** Byte-level I/O on logical channels; what an event backend supplies. */
@@ -89,7 +97,11 @@ export interface EventStoreOptions {
   readonly nodeId?: string;
   /** Channel layout; `MULTI_CHANNEL` by default. */
   readonly mode?: EventStoreMode;
-  /** Prefix of every channel name, so applications can share a broker; `socketio4ts` by default. */
+  /**
+   * Prefix of every channel name, so applications can share a broker; `socketio4ts` by default.
+   * 1–100 characters of `A-Z a-z 0-9 . _ -`, a `.` only between two others (see
+   * {@linkcode assertPrefix}).
+   */
   readonly prefix?: string;
   /**
    * Wire codec; by default {@linkcode hybridCodec} where the backend carries text natively
@@ -113,13 +125,21 @@ export interface EventStoreTraits {
   readonly publishMode: PublishMode;
 }
 
-const PREFIX_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$/;
+// Words of `A-Z a-z 0-9 _ -` joined by single dots: NATS subjects have no empty token.
+const PREFIX_PATTERN = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/;
+const PREFIX_MAX_LENGTH = 100;
 
-/** Checks a channel prefix: 1–100 characters of `A-Z a-z 0-9 . _ -`, not starting with `.`. */
+/**
+ * Checks a channel prefix: 1–100 characters of `A-Z a-z 0-9 . _ -`, where a `.` separates two
+ * words (not first, not last, never two in a row: `app..x` or `app.` would be subjects with an
+ * empty token, which NATS drops silently).
+ */
 export function assertPrefix(prefix: unknown): asserts prefix is string {
-  if (typeof prefix !== "string" || !PREFIX_PATTERN.test(prefix)) {
+  if (
+    typeof prefix !== "string" || prefix.length > PREFIX_MAX_LENGTH || !PREFIX_PATTERN.test(prefix)
+  ) {
     throw new TypeError(
-      `prefix must be 1-100 characters of A-Z a-z 0-9 . _ - (valid in every broker's channel names), received ${
+      `prefix must be 1-100 characters of A-Z a-z 0-9 . _ -, with a "." only between two others (valid in every broker's channel names), received ${
         describeValue(prefix)
       }`,
     );
@@ -136,7 +156,13 @@ function defaultErrorHandler(error: Error, context: EventErrorContext): void {
 }
 
 interface ChannelState {
-  readonly opened: Promise<void>;
+  /** Settles once the transport opened the channel (or failed to). */
+  opened: Promise<void>;
+  /**
+   * Until `opened` settles, the listeners that subscribe calls added while it was pending: they
+   * are removed again if the channel fails to open, so a rejected subscribe leaves nothing behind.
+   */
+  added: [EventTypeName, EventListener<EventTypeName>][] | undefined;
 }
 
 /** What a channel's sink keeps between records. */
@@ -179,6 +205,8 @@ export abstract class BaseEventStore implements EventStore {
   // Arrays, copied on subscribe: delivery iterates them without an iterator object.
   readonly #listeners = new Map<string, readonly EventListener<EventTypeName>[]>();
   readonly #channels = new Map<string, ChannelState>();
+  // Channels an unsubscribe is closing, until the transport has closed them.
+  readonly #closing = new Map<string, Promise<void>>();
   // One state per channel, kept by its sink: delivery updates a field, not a map entry.
   readonly #receiveStates = new Map<string, ReceiveState>();
   readonly #inFlight = new Set<Promise<unknown>>();
@@ -335,29 +363,57 @@ export abstract class BaseEventStore implements EventStore {
     } catch (error) {
       return Promise.reject(error);
     }
-    const listeners = this.#listeners.get(type) ?? [];
-    if (!listeners.includes(listener as EventListener<EventTypeName>)) {
-      this.#listeners.set(type, [...listeners, listener as EventListener<EventTypeName>]);
-    }
     const channel = this.channelOf(type);
     const existing = this.#channels.get(channel);
+    if (existing && options.fromOffset !== undefined) {
+      return Promise.reject(
+        new TypeError(
+          `channel ${channel} is already open: fromOffset applies only to the subscription that opens a channel`,
+        ),
+      );
+    }
+    const added = this.#addListener(type, listener as EventListener<EventTypeName>);
     if (existing) {
-      if (options.fromOffset !== undefined) {
-        return Promise.reject(
-          new TypeError(
-            `channel ${channel} is already open: fromOffset applies only to the subscription that opens a channel`,
-          ),
-        );
-      }
+      if (added) existing.added?.push([type, added]);
       return existing.opened;
     }
-    const opened = this.#transport.open(channel, this.#sinkFor(channel), options.fromOffset);
-    const state: ChannelState = { opened };
+    const state: ChannelState = { opened: Promise.resolve(), added: added ? [[type, added]] : [] };
+    const sink = this.#sinkFor(channel, state);
+    // An unsubscribe of this channel may still be closing it: the transport closes channels by
+    // name, so opening before that close is done would have the close end the new subscription.
+    const closing = this.#closing.get(channel);
+    state.opened = closing === undefined
+      ? this.#transport.open(channel, sink, options.fromOffset)
+      : closing.then(() => this.#transport.open(channel, sink, options.fromOffset));
     this.#channels.set(channel, state);
-    opened.catch(() => {
+    state.opened.then(() => {
+      state.added = undefined;
+    }, () => {
       if (this.#channels.get(channel) === state) this.#channels.delete(channel);
+      for (const [addedType, addedListener] of state.added ?? []) {
+        this.#removeListener(addedType, addedListener);
+      }
+      state.added = undefined;
     });
-    return this.#track(opened);
+    return this.#track(state.opened);
+  }
+
+  /** Adds a listener of `type`; returns it if it was not there yet. */
+  #addListener(
+    type: EventTypeName,
+    listener: EventListener<EventTypeName>,
+  ): EventListener<EventTypeName> | undefined {
+    const listeners = this.#listeners.get(type) ?? [];
+    if (listeners.includes(listener)) return undefined;
+    this.#listeners.set(type, [...listeners, listener]);
+    return listener;
+  }
+
+  #removeListener(type: EventTypeName, listener: EventListener<EventTypeName>): void {
+    const listeners = this.#listeners.get(type)?.filter((other) => other !== listener);
+    if (listeners === undefined) return;
+    if (listeners.length > 0) this.#listeners.set(type, listeners);
+    else this.#listeners.delete(type);
   }
 
   /** {@inheritDoc EventStore.unsubscribe} */
@@ -370,10 +426,19 @@ export abstract class BaseEventStore implements EventStore {
       this.channelOf(other) === channel
     );
     const state = this.#channels.get(channel);
-    if (!stillNeeded && state) {
-      this.#channels.delete(channel);
+    if (stillNeeded || !state) return;
+    this.#channels.delete(channel);
+    const closing = (async () => {
       await state.opened.catch(() => {});
       await this.#transport.close(channel);
+    })();
+    // A subscribe made meanwhile opens the channel again once this close is over, failed or not.
+    const closed = closing.then(() => {}, () => {});
+    this.#closing.set(channel, closed);
+    try {
+      await closing;
+    } finally {
+      if (this.#closing.get(channel) === closed) this.#closing.delete(channel);
     }
   }
 
@@ -388,6 +453,7 @@ export abstract class BaseEventStore implements EventStore {
         await state.opened.catch(() => {});
         await this.#transport.close(channel);
       }));
+      await Promise.all(this.#closing.values());
       await this.#transport.shutdown();
     })();
     return this.#closed;
@@ -400,11 +466,7 @@ export abstract class BaseEventStore implements EventStore {
 
   /** Reports an error to the `onError` hook, never throwing. */
   protected report(error: unknown, context: EventErrorContext): void {
-    try {
-      this.#onError(error instanceof Error ? error : new Error(String(error)), context);
-    } catch {
-      // An onError hook that throws must not break delivery.
-    }
+    callErrorHook(this.#onError, error, context);
   }
 
   /** What the codec can take: text only if it reads text, bytes as a plain `Uint8Array`. */
@@ -417,7 +479,7 @@ export abstract class BaseEventStore implements EventStore {
       : new Uint8Array(record.buffer, record.byteOffset, record.byteLength);
   }
 
-  #sinkFor(channel: string): ChannelSink {
+  #sinkFor(channel: string, channelState: ChannelState): ChannelSink {
     const state = this.#receiveStates.get(channel) ?? {
       lastOffset: undefined,
       type: this.mode === EventStoreMode.MULTI_CHANNEL ? channel : undefined,
@@ -426,6 +488,10 @@ export abstract class BaseEventStore implements EventStore {
     return {
       record: (record, offset) => this.#receive(channel, state, record, offset),
       error: (error) => this.report(error, { stage: "transport", channel }),
+      ended: (error) => {
+        if (this.#channels.get(channel) === channelState) this.#channels.delete(channel);
+        this.report(error, { stage: "transport", channel });
+      },
     };
   }
 

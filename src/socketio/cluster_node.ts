@@ -6,6 +6,7 @@
  * @module
  */
 
+import { callErrorHook } from "../core/_error_hook.ts";
 import type { EventMessage, EventStore, StoreFactory } from "../core/mod.ts";
 import { type SocketIoMessage, subscribeSocketIo } from "./messages.ts";
 
@@ -94,11 +95,7 @@ export class ClusterNode {
 
   /** Reports an error to the handler, never throwing. */
   report(error: unknown, context: AdapterErrorContext): void {
-    try {
-      this.#onError(error instanceof Error ? error : new Error(String(error)), context);
-    } catch {
-      // a throwing handler must not break delivery
-    }
+    callErrorHook(this.#onError, error, context);
   }
 
   #route(message: EventMessage | SocketIoMessage): void {

@@ -542,6 +542,109 @@ export function eventStoreSuite(options: EventStoreSuiteOptions): void {
     });
   }
 
+  for (const mode of MODES) {
+    test(`[${mode}] unsubscribe and subscribe again without waiting: only the new listener receives, once`, async () => {
+      const prefix = randomPrefix();
+      const errors = errorLog();
+      const a = await node({ prefix, mode, nodeId: "a" });
+      const b = await node({ prefix, mode, nodeId: "b", onError: errors.onError });
+      const seen: string[] = [];
+      const inbox = new Inbox();
+      const listener = (name: string) => (message: EventMessage) => {
+        seen.push(`${name}:${rooms([message])[0]}`);
+        inbox.push(message);
+      };
+      // A listener swapped on an open channel: the unsubscribe is still closing the channel when
+      // the subscribe wants it open.
+      await b.subscribe("JOIN", listener("old"));
+      await Promise.all([b.unsubscribe("JOIN"), b.subscribe("JOIN", listener("new"))]);
+      await a.publish("JOIN", join("j1"));
+      await inbox.waitFor(1, "j1");
+      // Subscribe, unsubscribe and subscribe again, nothing awaited in between.
+      await Promise.all([
+        b.subscribe("LEAVE", listener("first")),
+        b.unsubscribe("LEAVE"),
+        b.subscribe("LEAVE", listener("second")),
+      ]);
+      await a.publish("LEAVE", join("l1"));
+      await inbox.waitFor(2, "l1");
+      // A copy from a subscription left behind would arrive by these markers.
+      await a.publish("JOIN", join("j-end"));
+      await a.publish("LEAVE", join("l-end"));
+      await inbox.waitFor(4, "both markers");
+      assert.deepStrictEqual(seen.toSorted(), [
+        "new:j-end",
+        "new:j1",
+        "second:l-end",
+        "second:l1",
+      ]);
+      assert.deepStrictEqual(errors.seen.map((seen) => seen.error.message), []);
+    });
+  }
+
+  test("a subscribe that rejects leaves no listener behind", async () => {
+    const prefix = randomPrefix();
+    const a = await node({ prefix, nodeId: "a" });
+    const b = await node({ prefix, nodeId: "b" });
+    const seen: string[] = [];
+    const inbox = new Inbox();
+    await b.subscribe("JOIN", (message) => {
+      seen.push(`kept:${rooms([message])[0]}`);
+      inbox.push(message);
+    });
+    // fromOffset on a channel already open (reliable stores), or on an at-most-once store.
+    await assert.rejects(
+      b.subscribe("JOIN", (message) => void seen.push(`rejected:${rooms([message])[0]}`), {
+        fromOffset: "1",
+      }),
+      TypeError,
+    );
+    await a.publish("JOIN", join("r1"));
+    await inbox.waitFor(1);
+    // Both listeners of a type are called for the same record, one after the other.
+    assert.deepStrictEqual(seen, ["kept:r1"]);
+  });
+
+  test("a payload with an own __proto__ field (as JSON.parse makes one) arrives intact", async () => {
+    const prefix = randomPrefix();
+    const errors = errorLog();
+    const a = await node({ prefix, nodeId: "a" });
+    const b = await node({ prefix, nodeId: "b", onError: errors.onError });
+    const inbox = await new Inbox().listen(b, "DISPATCH");
+    // A client's `{"__proto__": …}` as socket.io hands it to the server, without bytes and with
+    // them (then hybridCodec writes MessagePack).
+    const packets = [
+      JSON.parse('["chat",{"__proto__":{"admin":true},"text":"plain"}]'),
+      JSON.parse('["chat",{"__proto__":{"admin":true},"text":"bytes"}]'),
+    ];
+    packets[1][1].bytes = new Uint8Array([1, 2, 3]);
+    for (const packet of packets) {
+      await a.publish("DISPATCH", { namespace: "/", room: "", packet });
+    }
+    await inbox.waitFor(2);
+    for (const [index, message] of inbox.messages.entries()) {
+      const data = (message as EventMessage<"DISPATCH">).packet as [
+        string,
+        Record<string, unknown>,
+      ];
+      assert.ok(Object.hasOwn(data[1], "__proto__"), `packet ${index}: own __proto__ field`);
+      assert.equal(Object.getPrototypeOf(data[1]), Object.prototype);
+      assert.equal(data[1].admin, undefined);
+      assert.deepStrictEqual(
+        Object.getOwnPropertyDescriptor(data[1], "__proto__")?.value,
+        { admin: true },
+      );
+    }
+    assert.deepStrictEqual(
+      inbox.messages.map((message) => {
+        const data = (message as EventMessage<"DISPATCH">).packet as [string, { text: string }];
+        return data[1].text;
+      }),
+      ["plain", "bytes"],
+    );
+    assert.deepStrictEqual(errors.seen, []);
+  });
+
   test("shutdown() is idempotent; afterwards publish and subscribe reject clearly", async () => {
     const a = await node({ prefix: randomPrefix(), nodeId: "a" });
     await a.subscribe("JOIN", () => {});
