@@ -13,7 +13,7 @@
  * @module
  */
 
-import { Decoder, Encoder } from "@msgpack/msgpack";
+import { Decoder, Encoder, ExtensionCodec } from "@msgpack/msgpack";
 import { copyBytes } from "./byte_slab.ts";
 import { ownJsonRecordTest, ownMsgpackRecordTest, type OwnRecordTest } from "./own_records.ts";
 import { fromTaggedJson, toTaggedJson } from "./values.ts";
@@ -93,10 +93,74 @@ export function recordByteLength(record: WireRecord, limit = 0): number {
   return bytes;
 }
 
+/**
+ * MessagePack extension type of an object that has an own field named `__proto__` (`JSON.parse`
+ * makes one from a client's `{"__proto__": …}`): MessagePack decoders refuse that key in a map, so
+ * such an object travels as this extension, its fields as a flat `[key, value, …]` array.
+ */
+const PROTO_OBJECT_EXTENSION = 0;
+
+const PROTO_KEY = "__proto__";
+
+function hasOwnProtoField(value: object): value is Record<string, unknown> {
+  if (!Object.hasOwn(value, PROTO_KEY)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** An object with `value` as its own field `field`, even when `field` is `__proto__`. */
+function withOwnField(out: Record<string, unknown>, field: unknown, value: unknown): void {
+  if (typeof field !== "string") {
+    throw new TypeError(`a field name must be a string, received ${typeof field}`);
+  }
+  Object.defineProperty(out, field, {
+    value,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
+}
+
+function protoObjectExtensions(): ExtensionCodec {
+  const extensions = new ExtensionCodec();
+  // For the fields of such an object; they see the extension once it is registered below.
+  const encoder = new Encoder({ ignoreUndefined: true, extensionCodec: extensions });
+  const decoder = new Decoder({ extensionCodec: extensions });
+  extensions.register({
+    type: PROTO_OBJECT_EXTENSION,
+    encode(value) {
+      // Called with objects only (the encoder asks about nothing else).
+      const object = value as object;
+      if (!hasOwnProtoField(object)) return null;
+      const entries: unknown[] = [];
+      for (const field of Object.keys(object)) {
+        if (object[field] !== undefined) entries.push(field, object[field]);
+      }
+      // The encoder is re-entrant: it encodes nested values with a clone of itself.
+      return encoder.encode(entries);
+    },
+    decode(data) {
+      const entries = decoder.decode(data);
+      if (!Array.isArray(entries) || entries.length % 2 !== 0) {
+        throw new TypeError("malformed object extension: expected [key, value, …] pairs");
+      }
+      const out: Record<string, unknown> = {};
+      for (let index = 0; index < entries.length; index += 2) {
+        withOwnField(out, entries[index], entries[index + 1]);
+      }
+      return out;
+    },
+  });
+  return extensions;
+}
+
 /** Creates a MessagePack codec (`Uint8Array` travels as MessagePack `bin`). */
 export function createMsgpackCodec(): BytesCodec {
-  const encoder = new Encoder({ ignoreUndefined: true });
-  const decoder = new Decoder();
+  const extensions = protoObjectExtensions();
+  // The encoder asks the extensions about every object it meets; the `__proto__` one costs a
+  // field lookup. The decoder consults them only for a record that holds an extension.
+  const encoder = new Encoder({ ignoreUndefined: true, extensionCodec: extensions });
+  const decoder = new Decoder({ extensionCodec: extensions });
   return {
     name: "msgpack",
     encode(message) {
@@ -114,7 +178,8 @@ export function createMsgpackCodec(): BytesCodec {
       return decoder.decode(recordBytes(record));
     },
     ownRecordTest(nodeId) {
-      // The encoding of `{ nodeId }` without its map header: the key, then the id.
+      // The encoding of `{ nodeId }` without its map header: the key, then the id. A message
+      // sent as the `__proto__` extension ends the same way: its field array ends with them.
       return ownMsgpackRecordTest(nodeId, encoder.encode({ nodeId }).subarray(1));
     },
   };

@@ -148,14 +148,30 @@ function toJsonSafe(value: unknown, seen: Set<object> | undefined, depth: number
       const escaped = field.charCodeAt(0) === 36; /* $ */
       if ((safe !== item || escaped) && !out) {
         out = {};
-        for (const earlier of fields.slice(0, index)) out[earlier] = record[earlier];
+        for (const earlier of fields.slice(0, index)) setField(out, earlier, record[earlier]);
       }
-      if (out) out[escaped ? `$${field}` : field] = safe;
+      if (out) setField(out, escaped ? `$${field}` : field, safe);
     }
     return out ?? value;
   } finally {
     seen?.delete(value);
   }
+}
+
+/**
+ * Sets an own field of a copy. A field named `__proto__` (which `JSON.parse` makes as an own
+ * field) would, assigned, call the setter of `Object.prototype.__proto__` where the runtime has it
+ * (Node, Bun; Deno removes it), replacing the copy's prototype and losing the field.
+ */
+function setField(out: Record<string, unknown>, field: string, value: unknown): void {
+  if (field === "__proto__") {
+    Object.defineProperty(out, field, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  } else out[field] = value;
 }
 
 function checkedJsonSafe(key: string, value: unknown): unknown {
@@ -185,7 +201,7 @@ function fromJsonSafe(value: unknown): StoreValue {
   }
   const out: Record<string, StoreValue> = {};
   for (const field of fields) {
-    out[field.startsWith("$$") ? field.slice(1) : field] = fromJsonSafe(record[field]);
+    setField(out, field.startsWith("$$") ? field.slice(1) : field, fromJsonSafe(record[field]));
   }
   return out;
 }

@@ -106,3 +106,38 @@ Deno.test("recordByteLength counts text as UTF-8", () => {
   assert.equal(recordByteLength("€€", 100), 2);
   assert.equal(recordByteLength("€€", 5), 6);
 });
+
+Deno.test("an own __proto__ field (as JSON.parse makes one) round-trips through every codec", () => {
+  // What a socket.io server gets from a client's `{"__proto__": …}`: an own field, at the top and
+  // nested, next to bytes (which send hybridCodec to MessagePack).
+  const message = JSON.parse(
+    '{"__proto__":{"top":true},"type":"DISPATCH","packet":["chat",{"__proto__":{"admin":true},"list":[{"__proto__":1}]}],"nodeId":"n1"}',
+  );
+  for (const withBytes of [false, true]) {
+    const sent = withBytes ? { ...message, bytes: new Uint8Array([1, 2]) } : message;
+    if (withBytes) {
+      // The spread copies the own field; nodeId goes back to the end, as `publish` writes it.
+      delete sent.nodeId;
+      sent.nodeId = "n1";
+    }
+    for (const codec of [msgpackCodec, hybridCodec, jsonCodec]) {
+      const label = `${codec.name}${withBytes ? " with bytes" : ""}`;
+      const record = codec.encode(sent);
+      const back = codec.decode(record) as Record<string, unknown>;
+      const inner = (back.packet as [string, Record<string, unknown>])[1];
+      for (const object of [back, inner, (inner.list as object[])[0]!]) {
+        assert.ok(Object.hasOwn(object, "__proto__"), `${label}: own __proto__ field kept`);
+        assert.equal(Object.getPrototypeOf(object), Object.prototype, `${label}: prototype kept`);
+      }
+      assert.equal(inner.admin, undefined, `${label}: nothing inherited from the field`);
+      assert.deepStrictEqual(
+        Object.getOwnPropertyDescriptor(inner, "__proto__")?.value,
+        { admin: true },
+        label,
+      );
+      assert.deepStrictEqual(Object.keys(back).at(-1), "nodeId", label);
+      assert.equal(codec.ownRecordTest?.("n1")?.(record), true, `${label}: own record recognised`);
+      assert.equal(codec.ownRecordTest?.("n2")?.(record), false, `${label}: not n2's`);
+    }
+  }
+});

@@ -71,3 +71,23 @@ Deno.test("encodeValue reports cycles, near and deep, and stores deep values tha
     b: [{ x: 1 }],
   });
 });
+
+Deno.test("a stored value's own __proto__ field round-trips, beside $-keys and bytes", () => {
+  // JSON.parse makes `__proto__` an own field. Copying it by assignment would set the copy's
+  // prototype instead, where the runtime has that setter (Node, Bun).
+  const value = JSON.parse('{"__proto__":{"admin":true},"$x":1,"n":2}');
+  value.bytes = new Uint8Array([1, 2]);
+  const text = encodeValue("k", value);
+  const back = decodeValue(text) as Record<string, unknown>;
+  assert.deepStrictEqual(Object.keys(back), ["__proto__", "$x", "n", "bytes"]);
+  assert.equal(Object.getPrototypeOf(back), Object.prototype);
+  assert.equal(back.admin, undefined);
+  assert.deepStrictEqual(Object.getOwnPropertyDescriptor(back, "__proto__")?.value, {
+    admin: true,
+  });
+  // What another node (on any runtime) wrote comes back the same way.
+  const written = '{"__proto__":{"admin":true},"$$x":1}';
+  const read = decodeValue(written) as Record<string, unknown>;
+  assert.deepStrictEqual(Object.keys(read), ["__proto__", "$x"]);
+  assert.equal(read.admin, undefined);
+});
