@@ -29,7 +29,8 @@ function explain(error: unknown): string {
  * `@nats-io/transport-node`) and rethrows its failure as a {@linkcode BackendError} with a clear
  * message (the nats.js error kept as `cause`). A connect that has not settled after `timeoutMs`
  * (30 s by default) rejects too: `wsconnect` never settles where no global `WebSocket` exists
- * (Node 20 without `--experimental-websocket`).
+ * (Node 20 without `--experimental-websocket`). nats.js cannot abort a connect, so its attempts
+ * go on after that rejection; a connection they open later is closed at once.
  *
  * @example
  * ```ts ignore
@@ -57,6 +58,9 @@ export async function checkedConnection(
       reject(
         new BackendError(BACKEND, `could not connect: no answer within ${timeoutMs} ms${hint}`),
       );
+      // The caller never gets a connection that opens from now on: close it, or it would stay
+      // open (and reconnecting) with nobody to close it.
+      connecting.then((nc) => nc.close(), () => {}).catch(() => {});
     }, timeoutMs);
   });
   try {

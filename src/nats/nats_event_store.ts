@@ -153,27 +153,51 @@ class NatsCoreTransport implements EventTransport {
   async open(channel: string, sink: ChannelSink): Promise<void> {
     const subject = subjectOf(this.#prefix, channel);
     assertUsable(this.#nc, `subscribe to ${subject}`);
-    let sub: Subscription;
+    // The server refuses or removes a subscription with an `-ERR` (a permissions violation):
+    // nats.js then hands the error to the callback and closes the subscription. Before the open
+    // is confirmed, that rejects the open; afterwards the channel has ended.
+    let opening = true;
+    let refusal: Error | undefined;
+    let refused: ((error: Error) => void) | undefined;
+    let sub: Subscription | undefined;
+    const end = (error: Error) => {
+      if (opening) {
+        if (refusal === undefined) {
+          refusal = error;
+          refused?.(error);
+        }
+        return;
+      }
+      // Once: nats.js reports the same error to the callback and through `closed`.
+      if (sub === undefined || this.#subs.get(channel) !== sub) return;
+      this.#subs.delete(channel);
+      sink.ended(backendError(`the NATS server ended the subscription to ${subject}`, error));
+    };
     try {
       sub = this.#nc.subscribe(subject, {
         callback: (error, msg) => {
-          if (error) sink.error(backendError(`subscription to ${subject} failed`, error));
+          if (error) end(error);
           else sink.record(msg.data);
         },
       });
     } catch (error) {
       throw backendError(`could not subscribe to ${subject}`, error);
     }
-    this.#subs.set(channel, sub);
-    sub.closed.then((result) => {
-      if (result instanceof Error && this.#subs.get(channel) === sub) {
-        this.#subs.delete(channel);
-        sink.error(backendError(`the server ended the subscription to ${subject}`, result));
-      }
+    const opened = sub;
+    this.#subs.set(channel, opened);
+    opened.closed.then((result) => {
+      if (result instanceof Error) end(result);
     });
     try {
+      // The server answers a refused SUB with `-ERR` before the PONG of this flush.
       await withTimeout(
-        this.#nc.flush(),
+        Promise.race([
+          this.#nc.flush(),
+          new Promise<never>((_, reject) => {
+            refused = reject;
+            if (refusal !== undefined) reject(refusal);
+          }),
+        ]),
         this.#timeoutMs,
         () =>
           new BackendError(
@@ -181,11 +205,16 @@ class NatsCoreTransport implements EventTransport {
             `the NATS server did not confirm the subscription within ${this.#timeoutMs} ms`,
           ),
       );
+      if (refusal !== undefined) throw refusal;
     } catch (error) {
-      if (this.#subs.get(channel) === sub) this.#subs.delete(channel);
-      sub.unsubscribe();
-      throw backendError(`could not subscribe to ${subject}`, error);
+      opening = false;
+      if (this.#subs.get(channel) === opened) this.#subs.delete(channel);
+      if (!opened.isClosed()) opened.unsubscribe();
+      throw refusal !== undefined
+        ? backendError(`the NATS server refused the subscription to ${subject}`, refusal)
+        : backendError(`could not subscribe to ${subject}`, error);
     }
+    opening = false;
   }
 
   async close(channel: string): Promise<void> {
@@ -217,7 +246,10 @@ class NatsCoreTransport implements EventTransport {
  * shared by the publishes of one tick) and rejects with a `BackendError` when the connection is
  * closed or lost before that. Messages in flight during a reconnect may be lost; subscriptions
  * come back by themselves after a reconnect (the client re-sends them). `confirmPublish: false`
- * makes `publish` fire-and-forget, like raw nats.js.
+ * makes `publish` fire-and-forget, like raw nats.js. A subscription the server refuses (the user
+ * may not subscribe to the subject) makes `subscribe` reject with a `BackendError` naming the
+ * subject and the server's reason; one the server removes later is reported to `onError`, and the
+ * next `subscribe` of its type asks the server again.
  *
  * @example
  * ```ts ignore

@@ -119,6 +119,8 @@ class JetStreamTransport implements EventTransport {
   readonly #batchSize: number;
   readonly #consumers = new Map<string, OpenConsumer>();
   readonly #subjects = new Map<string, string>();
+  /** Consumers that stopped by themselves, being deleted on the server. */
+  readonly #discarding = new Set<Promise<void>>();
   #ready: Promise<JetStreamManager> | undefined;
   #manager: JetStreamManager | undefined;
 
@@ -264,8 +266,45 @@ class JetStreamTransport implements EventTransport {
     } catch (error) {
       throw backendError(`could not start a consumer of ${subject} on stream ${stream}`, error);
     }
+    // `consume` resolves before the server has seen the consumer's subscription: a refused one
+    // (`-ERR` Permissions Violation) stops the consumer with that error before the PONG of a
+    // flush arrives. `refusal` is set one reaction after that stop, so before the flush's
+    // continuation runs.
+    let refusal: Error | undefined;
+    const stopped = entry.messages.closed().then(
+      (result) => result instanceof Error ? result : undefined,
+      (error: unknown) => error instanceof Error ? error : new Error(String(error)),
+    );
+    void stopped.then((error) => {
+      refusal ??= error;
+    });
+    try {
+      await withTimeout(
+        Promise.race([
+          this.#nc.flush(),
+          // A consumer stopped without an error (the connection closing) waits for the flush.
+          stopped.then((error) => error === undefined ? new Promise<never>(() => {}) : undefined),
+        ]),
+        this.#timeoutMs,
+        () =>
+          new BackendError(
+            BACKEND,
+            `the NATS server did not confirm the consumer of ${subject} within ${this.#timeoutMs} ms`,
+          ),
+      );
+    } catch (error) {
+      await this.#discard(entry);
+      throw backendError(`could not start a consumer of ${subject} on stream ${stream}`, error);
+    }
+    if (refusal !== undefined) {
+      await this.#discard(entry);
+      throw backendError(
+        `the NATS server refused the consumer of ${subject} on stream ${stream}`,
+        refusal,
+      );
+    }
     this.#consumers.set(channel, entry);
-    void this.#watch(channel, subject, entry, sink);
+    void this.#watch(channel, subject, entry, sink, stopped);
   }
 
   async #watch(
@@ -273,14 +312,22 @@ class JetStreamTransport implements EventTransport {
     subject: string,
     entry: OpenConsumer,
     sink: ChannelSink,
+    stopped: Promise<Error | undefined>,
   ): Promise<void> {
     const current = () => this.#consumers.get(channel) === entry;
-    entry.messages.closed().then((result) => {
-      if (result instanceof Error && current()) {
+    // A consumer that nats.js stopped with an error (the server refused or removed its
+    // subscription, a bad request, a consumer it could not recreate) never resumes by itself.
+    void stopped.then((error) => {
+      if (error !== undefined && current()) {
         this.#consumers.delete(channel);
-        sink.error(backendError(`the consumer of ${subject} stopped`, result));
+        sink.ended(
+          backendError(`the consumer of ${subject} on stream ${this.#config.name} stopped`, error),
+        );
+        const discarding = this.#discard(entry);
+        this.#discarding.add(discarding);
+        void discarding.then(() => this.#discarding.delete(discarding));
       }
-    }, () => {});
+    });
     try {
       for await (const status of entry.messages.status()) {
         if (!current()) break;
@@ -298,10 +345,8 @@ class JetStreamTransport implements EventTransport {
     }
   }
 
-  async close(channel: string): Promise<void> {
-    const entry = this.#consumers.get(channel);
-    if (!entry) return;
-    this.#consumers.delete(channel);
+  /** Stops a consumer this transport no longer tracks and deletes it on the server. */
+  async #discard(entry: OpenConsumer): Promise<void> {
     entry.messages.stop();
     await withTimeout(entry.messages.closed(), this.#timeoutMs, () => new Error("stop timed out"))
       .catch(() => {});
@@ -311,8 +356,16 @@ class JetStreamTransport implements EventTransport {
       .catch(() => {});
   }
 
+  async close(channel: string): Promise<void> {
+    const entry = this.#consumers.get(channel);
+    if (!entry) return;
+    this.#consumers.delete(channel);
+    await this.#discard(entry);
+  }
+
   async shutdown(): Promise<void> {
     await Promise.all([...this.#consumers.keys()].map((channel) => this.close(channel)));
+    await Promise.all(this.#discarding);
   }
 }
 
@@ -324,7 +377,10 @@ class JetStreamTransport implements EventTransport {
  * ephemeral ordered consumer of this node, starting after the stream's last message or after a
  * given `fromOffset`; the stream sequence is the `offset` of each delivered message, and
  * `publish` resolves with the sequence once the stream acknowledged the message (it rejects with
- * a `BackendError` when no acknowledgement arrives after the configured retries).
+ * a `BackendError` when no acknowledgement arrives after the configured retries). A consumer whose
+ * inbox subscription the server refuses makes `subscribe` reject with a `BackendError` naming the
+ * subject and the server's reason; a consumer that nats.js stops with an error later (it does not
+ * resume such a one) is reported to `onError`, and the next `subscribe` of its type starts another.
  *
  * Works on a WebSocket connection (`wsconnect` from `@nats-io/nats-core`) or a TCP one (`connect`
  * from `@nats-io/transport-node`); the connection is yours to close. Each publish is a nats.js

@@ -15,7 +15,20 @@ import {
   NatsJetStreamEventStore,
   type NatsJetStreamEventStoreOptions,
 } from "../../src/nats/mod.ts";
-import { NATS_PORT, NATS_WS_PORT } from "../../scripts/services/nats.ts";
+import {
+  NATS_PORT,
+  NATS_WS_PORT,
+  type NatsAuth,
+  pingNatsTcp,
+  renderNatsConfig,
+} from "../../scripts/services/nats.ts";
+import {
+  ensureExecutable,
+  findFreePort,
+  ManagedProcess,
+  servicePath,
+  SERVICES_DIR,
+} from "../../scripts/services/_process.ts";
 
 /** Private servers for one test: the harness's own `startNats`. */
 export { startNats } from "../../scripts/services/nats.ts";
@@ -40,6 +53,8 @@ export interface ConnectOptions {
   readonly wsFactory?: WsSocketFactory;
   /** Ask the server not to send the connection its own messages back. */
   readonly noEcho?: boolean;
+  /** Keep dialling until a first server answers (nats.js's `waitOnFirstConnect`). */
+  readonly waitOnFirstConnect?: boolean;
 }
 
 let connecting: Promise<unknown> = Promise.resolve();
@@ -84,6 +99,9 @@ function dial(transport: Transport, options: ConnectOptions): Promise<NatsConnec
       ? { reconnectTimeWait: options.reconnectTimeWait }
       : {}),
     ...(options.noEcho !== undefined ? { noEcho: options.noEcho } : {}),
+    ...(options.waitOnFirstConnect !== undefined
+      ? { waitOnFirstConnect: options.waitOnFirstConnect }
+      : {}),
   };
   return transport === "ws"
     ? wsconnect(options.wsFactory ? { ...common, wsFactory: options.wsFactory } : common)
@@ -185,4 +203,83 @@ export async function toleratingResets<T>(body: () => Promise<T>): Promise<T> {
       console.log(`nats.js TCP transport: ${resets} uncaught ECONNRESET after refusal`);
     }
   }
+}
+
+/** Options of {@linkcode startConfiguredNats}. */
+export interface ConfiguredNatsOptions {
+  /** TCP port; a free one by default. */
+  readonly port?: number;
+  /** JetStream with a file store; default `true`. */
+  readonly jetstream?: boolean;
+  /** Credentials the readiness probe connects with (when `extra` requires some). */
+  readonly probeAuth?: NatsAuth;
+}
+
+/** A private nats-server whose config the test writes (and may change while it runs). */
+export interface ConfiguredNats {
+  /** `nats://127.0.0.1:<port>` */
+  readonly url: string;
+  /** Rewrites the config with `extra` in place of the first one, and waits for the reload. */
+  reconfigure(extra: string): Promise<void>;
+  /** Stops the server (SIGTERM, then SIGKILL after the grace period) and removes its files. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a private nats-server from the harness's config plus `extra` lines (e.g. an
+ * `authorization` block with per-user permissions, which {@linkcode startNats} does not write).
+ * `reconfigure` sends it SIGHUP, nats-server's configuration reload.
+ */
+export async function startConfiguredNats(
+  extra: string,
+  options: ConfiguredNatsOptions = {},
+): Promise<ConfiguredNats> {
+  const binary = await ensureExecutable("nats-server", "nats-server");
+  const port = options.port ?? findFreePort();
+  const wsPort = findFreePort(port + 1);
+  const name = `nats-configured-${port}`;
+  const dir = `${SERVICES_DIR}/instances/${name}`;
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  servicePath("instances", name);
+  const configFile = `${dir}/nats.conf`;
+  const base = renderNatsConfig({
+    name,
+    port,
+    wsPort,
+    ...(options.jetstream === false ? {} : { storeDir: dir }),
+    auth: {},
+  });
+  const write = (lines: string) => Deno.writeTextFileSync(configFile, `${base}${lines}\n`);
+  write(extra);
+  const server = new ManagedProcess({
+    name,
+    endpoint: { host: "127.0.0.1", port },
+    launch: () => ({ cmd: binary, args: ["-c", configFile] }),
+    probe: () => pingNatsTcp(port, options.probeAuth),
+    readyTimeoutMs: 20_000,
+  });
+  await server.start();
+  const reloads = () =>
+    Deno.readTextFileSync(server.logFile).split("Reloaded server configuration").length - 1;
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    async reconfigure(lines: string) {
+      const pid = server.pid;
+      if (pid === undefined) throw new Error(`${name} is not running`);
+      const before = reloads();
+      write(lines);
+      Deno.kill(pid, "SIGHUP");
+      const deadline = Date.now() + 10_000;
+      while (reloads() === before) {
+        if (Date.now() > deadline) {
+          throw new Error(`${name} did not reload its configuration (see ${server.logFile})`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
+    async stop() {
+      await server.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
 }

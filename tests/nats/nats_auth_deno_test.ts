@@ -7,11 +7,12 @@ import assert from "node:assert/strict";
 import { BackendError } from "../../mod.ts";
 import { checkedConnection, NatsEventStore } from "../../src/nats/mod.ts";
 
-import { Inbox, randomPrefix } from "../conformance/_helpers.ts";
+import { Inbox, randomPrefix, within } from "../conformance/_helpers.ts";
 import { requireService, serviceTest } from "../_services.ts";
 import {
   type ConnectOptions,
   connectOver,
+  startConfiguredNats,
   startNats,
   toleratingResets,
   type Transport,
@@ -119,3 +120,34 @@ Deno.test("checkedConnection: a connect that never settles rejects after the tim
   );
   assert.ok(Date.now() - started < 2_000);
 });
+
+serviceTest(
+  nats,
+  "checkedConnection: a connection that opens after the timeout is closed, not left reconnecting",
+  async () => {
+    const { findFreePort } = await import("../../scripts/services/_process.ts");
+    const port = findFreePort(17400);
+    // nats.js keeps dialling until a server answers on the port.
+    const connecting = connectOver("tcp", {
+      servers: `127.0.0.1:${port}`,
+      waitOnFirstConnect: true,
+      reconnectTimeWait: 100,
+      maxReconnectAttempts: -1,
+    });
+    await assert.rejects(
+      checkedConnection(connecting, 300),
+      (error: unknown) =>
+        error instanceof BackendError && /no answer within 300 ms/.test(error.message),
+    );
+    const server = await startConfiguredNats("", { port, jetstream: false });
+    let nc: Awaited<typeof connecting> | undefined;
+    try {
+      nc = await within(connecting, "the connect to reach the server started late");
+      await within(nc.closed(), "the connection nobody received to be closed", 5_000);
+      assert.ok(nc.isClosed());
+    } finally {
+      if (nc && !nc.isClosed()) await nc.close();
+      await server.stop();
+    }
+  },
+);
