@@ -6,9 +6,17 @@
  * @module
  */
 
-import type { ClusterHost, EventStore, SharedMap, Store, StoreFactory } from "./contracts.ts";
+import type {
+  ClusterHost,
+  EventListener,
+  EventStore,
+  SharedMap,
+  Store,
+  StoreFactory,
+} from "./contracts.ts";
 import { describeValue } from "./errors.ts";
 import { EventType } from "./event_types.ts";
+import type { EventTypeName } from "./messages.ts";
 import { type HashPort, PortSharedMap, PortStore } from "./port_store.ts";
 import { assertName, type StoreValue } from "./values.ts";
 
@@ -17,8 +25,12 @@ const HOST_METHODS = ["connect", "disconnect", "join", "leave", "dispatch"] as c
 /** Shared implementation of {@linkcode StoreFactory}; storage backends extend it. */
 export abstract class BaseStoreFactory implements StoreFactory {
   readonly #eventStore: EventStore;
+  /** The live store of each session: not destroyed, not being destroyed. */
   readonly #stores = new Map<string, PortStore>();
+  /** Per session id: settles once every destroy of its stores started so far has settled. */
+  readonly #destroying = new Map<string, Promise<void>>();
   readonly #maps = new Map<string, SharedMap>();
+  /** Set while `init(host)` runs and after it succeeded. */
   #initialized = false;
   #closed: Promise<void> | undefined;
 
@@ -51,17 +63,35 @@ export abstract class BaseStoreFactory implements StoreFactory {
     if (this.#closed) throw new Error(`cannot ${operation}: the store factory has been shut down`);
   }
 
-  /** {@inheritDoc StoreFactory.createStore} */
+  /**
+   * {@inheritDoc StoreFactory.createStore}
+   *
+   * Once `destroy()` of a session's store has started (through `onDisconnect` or the store
+   * itself), this returns a new store for the session id, as it does after a `destroy()` that
+   * failed. A store made while a destroy of its session is still pending runs its operations
+   * only after that destroy settled, so the delete cannot remove what the new store writes.
+   */
   createStore(sessionId: string): Store {
     this.#assertOpen("createStore");
     assertName("session id", sessionId);
     const live = this.#stores.get(sessionId);
     if (live) return live;
-    const store = new PortStore(sessionId, this.sessionPort(sessionId), (done) => {
-      if (this.#stores.get(sessionId) === done) this.#stores.delete(sessionId);
+    const store = new PortStore(sessionId, this.sessionPort(sessionId), undefined, {
+      after: this.#destroying.get(sessionId),
+      onDestroying: (started, attempt) => this.#destroyStarted(started, attempt),
     });
     this.#stores.set(sessionId, store);
     return store;
+  }
+
+  /** A destroy of `store` started: hand out a new store for its session, after this settled. */
+  #destroyStarted(store: PortStore, attempt: Promise<void>): void {
+    const sessionId = store.sessionId;
+    if (this.#stores.get(sessionId) === store) this.#stores.delete(sessionId);
+    const settled = Promise.allSettled([this.#destroying.get(sessionId), attempt]).then(() => {
+      if (this.#destroying.get(sessionId) === settled) this.#destroying.delete(sessionId);
+    });
+    this.#destroying.set(sessionId, settled);
   }
 
   /** {@inheritDoc StoreFactory.createMap} */
@@ -78,7 +108,12 @@ export abstract class BaseStoreFactory implements StoreFactory {
     return this.#eventStore;
   }
 
-  /** {@inheritDoc StoreFactory.init} */
+  /**
+   * {@inheritDoc StoreFactory.init}
+   *
+   * When a subscription fails, the ones that opened are unsubscribed again (with every listener
+   * of their types) and the promise rejects with the first failure; `init` may then be retried.
+   */
   async init(host: ClusterHost): Promise<void> {
     this.#assertOpen("init");
     for (const method of HOST_METHODS) {
@@ -91,15 +126,35 @@ export abstract class BaseStoreFactory implements StoreFactory {
     if (this.#initialized) throw new Error("init(host) was already called on this store factory");
     this.#initialized = true;
     const events = this.#eventStore;
-    await Promise.all([
-      events.subscribe(EventType.CONNECT, (message) => host.connect(message)),
-      events.subscribe(EventType.DISCONNECT, (message) => host.disconnect(message)),
-      events.subscribe(EventType.JOIN, (message) => host.join(message)),
-      events.subscribe(EventType.BULK_JOIN, (message) => host.join(message)),
-      events.subscribe(EventType.LEAVE, (message) => host.leave(message)),
-      events.subscribe(EventType.BULK_LEAVE, (message) => host.leave(message)),
-      events.subscribe(EventType.DISPATCH, (message) => host.dispatch(message)),
-    ]);
+    const subscribe = <T extends EventTypeName>(
+      type: T,
+      listener: EventListener<T>,
+    ): [EventTypeName, Promise<void>] => {
+      try {
+        return [type, events.subscribe(type, listener)];
+      } catch (error) {
+        return [type, Promise.reject(error)]; // an event store of the user's that throws
+      }
+    };
+    const subscriptions = [
+      subscribe(EventType.CONNECT, (message) => host.connect(message)),
+      subscribe(EventType.DISCONNECT, (message) => host.disconnect(message)),
+      subscribe(EventType.JOIN, (message) => host.join(message)),
+      subscribe(EventType.BULK_JOIN, (message) => host.join(message)),
+      subscribe(EventType.LEAVE, (message) => host.leave(message)),
+      subscribe(EventType.BULK_LEAVE, (message) => host.leave(message)),
+      subscribe(EventType.DISPATCH, (message) => host.dispatch(message)),
+    ];
+    const results = await Promise.allSettled(subscriptions.map(([, opened]) => opened));
+    const failure = results.find((result) => result.status === "rejected");
+    if (failure === undefined) return;
+    // Close what did open, so nothing reaches the host and a retry starts from scratch.
+    await Promise.allSettled(
+      subscriptions.filter((_, index) => results[index]!.status === "fulfilled")
+        .map(([type]) => events.unsubscribe(type)),
+    );
+    this.#initialized = false;
+    throw failure.reason;
   }
 
   /** {@inheritDoc StoreFactory.onDisconnect} */
@@ -116,6 +171,7 @@ export abstract class BaseStoreFactory implements StoreFactory {
   shutdown(): Promise<void> {
     this.#closed ??= (async () => {
       this.#stores.clear();
+      this.#destroying.clear();
       this.#maps.clear();
       // The event store first: it may still unsubscribe over a connection storage shares.
       const results = [

@@ -35,7 +35,11 @@ export interface Store {
   has(key: string): Promise<boolean>;
   /** Removes the value under `key` (no error when there is none). */
   del(key: string): Promise<void>;
-  /** Removes every key of the session from the backend. Calling it again does nothing. */
+  /**
+   * Removes every key of the session from the backend. Once it succeeded, calling it again does
+   * nothing; when it failed (the backend refused the delete) it rejects saying so, and calling it
+   * again retries the delete.
+   */
   destroy(): Promise<void>;
 }
 

@@ -8,7 +8,7 @@
  */
 
 import type { SharedMap, Store } from "./contracts.ts";
-import { StoreDestroyedError } from "./errors.ts";
+import { BackendError, StoreDestroyedError } from "./errors.ts";
 import { assertName, decodeValue, encodeValue, type StoreValue } from "./values.ts";
 
 /** String-level I/O on one container of fields; what a storage backend supplies. */
@@ -42,13 +42,51 @@ function decodeStored(text: string | undefined): StoreValue | undefined {
   return text === undefined ? undefined : decodeValue(text);
 }
 
-/** A session {@linkcode Store} over a {@linkcode HashPort}. */
+/** The error of a failed `destroy()`: what failed, that the data may remain, how to retry. */
+function destroyFailure(sessionId: string, error: unknown): Error {
+  let reason = error instanceof Error ? error.message : String(error);
+  if (error instanceof BackendError && reason.startsWith(`${error.backend}: `)) {
+    reason = reason.slice(error.backend.length + 2);
+  }
+  const message = `destroy() of the store of session ${JSON.stringify(sessionId)} failed, so ` +
+    "its data may still be in the backend; call destroy() again (or factory.onDisconnect" +
+    `(sessionId)) to retry. Cause: ${reason}`;
+  return error instanceof BackendError
+    ? new BackendError(error.backend, message, { cause: error })
+    : new Error(message, { cause: error });
+}
+
+/** Options of a {@linkcode PortStore}. */
+export interface PortStoreOptions {
+  /**
+   * A pending `destroy()` of an earlier store of the same session. Every operation of this store,
+   * and its own `destroy()`, waits until it has settled (fulfilled or rejected), so the earlier
+   * store's delete cannot remove what this one writes.
+   */
+  readonly after?: Promise<unknown> | undefined;
+  /** Called each time a `destroy()` attempt starts, with the promise of that attempt. */
+  readonly onDestroying?: ((store: PortStore, attempt: Promise<void>) => void) | undefined;
+}
+
+/**
+ * A session {@linkcode Store} over a {@linkcode HashPort}. Once `destroy()` is called every other
+ * operation rejects with {@linkcode StoreDestroyedError}; a `destroy()` that failed (the backend
+ * refused the delete) rejects and can be called again to retry the delete.
+ */
 export class PortStore implements Store {
   /** The session this store belongs to. */
   readonly sessionId: string;
   readonly #port: HashPort;
   readonly #onDestroyed: ((store: PortStore) => void) | undefined;
-  #destroyed: Promise<void> | undefined;
+  readonly #onDestroying: ((store: PortStore, attempt: Promise<void>) => void) | undefined;
+  /** Settles when the pending destroy of an earlier store of the session has; then cleared. */
+  #gate: Promise<void> | undefined;
+  /** `destroy()` was called: operations are refused. */
+  #closed = false;
+  /** The `destroy()` attempt in flight. */
+  #destroying: Promise<void> | undefined;
+  /** A `destroy()` attempt succeeded: the data is gone. */
+  #removed = false;
   // Operations in flight are counted, not kept: destroy() only needs to know when none is left.
   #inFlight = 0;
   #idle: (() => void) | undefined;
@@ -62,23 +100,37 @@ export class PortStore implements Store {
    * @param sessionId the session id (validated here too).
    * @param port the backend container holding this session's keys.
    * @param onDestroyed called once after `destroy()` removed the data.
+   * @param options a pending destroy to wait for, and a hook called when a destroy starts.
    */
-  constructor(sessionId: string, port: HashPort, onDestroyed?: (store: PortStore) => void) {
+  constructor(
+    sessionId: string,
+    port: HashPort,
+    onDestroyed?: (store: PortStore) => void,
+    options: PortStoreOptions = {},
+  ) {
     assertName("session id", sessionId);
     this.sessionId = sessionId;
     this.#port = port;
     this.#onDestroyed = onDestroyed;
+    this.#onDestroying = options.onDestroying;
+    if (options.after !== undefined) {
+      const gate = options.after.then(nothing, nothing);
+      this.#gate = gate;
+      void gate.then(() => {
+        if (this.#gate === gate) this.#gate = undefined;
+      });
+    }
   }
 
-  /** Whether `destroy()` has been called. */
+  /** Whether `destroy()` has been called (whether or not it has finished or succeeded). */
   get destroyed(): boolean {
-    return this.#destroyed !== undefined;
+    return this.#closed;
   }
 
   /** A rejection when the store is destroyed or `key` is not a valid key; else `undefined`. */
   #refusal(key: string): Promise<never> | undefined {
     try {
-      if (this.#destroyed) throw new StoreDestroyedError(this.sessionId);
+      if (this.#closed) throw new StoreDestroyedError(this.sessionId);
       assertName("key", key);
     } catch (error) {
       return Promise.reject(error);
@@ -86,8 +138,10 @@ export class PortStore implements Store {
     return undefined;
   }
 
-  /** Counts an operation until it settles, for `destroy()`. */
-  #count<T>(result: Promise<T>): Promise<T> {
+  /** Runs `operation` (after the pending destroy of an earlier store), counted for `destroy()`. */
+  #run<T>(operation: () => Promise<T>): Promise<T> {
+    const gate = this.#gate;
+    const result = gate === undefined ? operation() : gate.then(operation);
     this.#inFlight++;
     result.then(this.#settled, this.#settled);
     return result;
@@ -102,42 +156,66 @@ export class PortStore implements Store {
   set(key: string, value: StoreValue): Promise<void> {
     let text: string;
     try {
-      if (this.#destroyed) throw new StoreDestroyedError(this.sessionId);
+      if (this.#closed) throw new StoreDestroyedError(this.sessionId);
       assertName("key", key);
       text = encodeValue(key, value);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#count(this.#port.set(key, text));
+    return this.#run(() => this.#port.set(key, text));
   }
 
   /** {@inheritDoc Store.get} */
   get<T extends StoreValue = StoreValue>(key: string): Promise<T | undefined> {
     return this.#refusal(key) ??
-      this.#count(this.#port.get(key).then(decodeStored) as Promise<T | undefined>);
+      this.#run(() => this.#port.get(key).then(decodeStored) as Promise<T | undefined>);
   }
 
   /** {@inheritDoc Store.has} */
   has(key: string): Promise<boolean> {
-    return this.#refusal(key) ?? this.#count(this.#port.has(key));
+    return this.#refusal(key) ?? this.#run(() => this.#port.has(key));
   }
 
   /** {@inheritDoc Store.del} */
   del(key: string): Promise<void> {
     return this.#refusal(key) ??
-      this.#count(
-        this.#port.discard ? this.#port.discard(key) : this.#port.delete(key).then(nothing),
+      this.#run(() =>
+        this.#port.discard ? this.#port.discard(key) : this.#port.delete(key).then(nothing)
       );
   }
 
-  /** {@inheritDoc Store.destroy} */
+  /**
+   * {@inheritDoc Store.destroy}
+   *
+   * Waits for the operations in flight, then removes the session's container. When that fails
+   * the promise rejects (with a `BackendError` when the backend reported one) saying so, and a
+   * later `destroy()` tries the delete again; the store keeps refusing every other operation.
+   */
   destroy(): Promise<void> {
-    this.#destroyed ??= (async () => {
-      await this.#allSettled();
-      await this.#port.clear();
+    if (this.#removed) return Promise.resolve();
+    if (this.#destroying) return this.#destroying;
+    this.#closed = true;
+    const attempt = this.#destroyOnce();
+    this.#destroying = attempt;
+    attempt.then(() => {
+      this.#destroying = undefined;
+      this.#removed = true;
       this.#onDestroyed?.(this);
-    })();
-    return this.#destroyed;
+    }, () => {
+      this.#destroying = undefined;
+    });
+    this.#onDestroying?.(this, attempt);
+    return attempt;
+  }
+
+  async #destroyOnce(): Promise<void> {
+    await this.#gate;
+    await this.#allSettled();
+    try {
+      await this.#port.clear();
+    } catch (error) {
+      throw destroyFailure(this.sessionId, error);
+    }
   }
 }
 

@@ -212,7 +212,10 @@ class NodeRedisPort implements RedisCommandPort {
     this.#lastError = error;
   };
   #lastError: Error | undefined;
+  /** The port's connect of an unopened client, while it runs. */
   #connecting: Promise<void> | undefined;
+  /** The port's connect succeeded once. */
+  #connected = false;
 
   constructor(client: NodeRedisClient, options: NodeRedisPortOptions) {
     const timeoutMs = options.commandTimeoutMs ?? 10_000;
@@ -226,16 +229,31 @@ class NodeRedisPort implements RedisCommandPort {
     client.on("error", this.#onError);
   }
 
+  /**
+   * Connects an unopened client at first use; `undefined` when there is nothing to wait for.
+   * Operations issued meanwhile share the attempt. A failed attempt is not kept: node-redis
+   * usually goes on reconnecting by itself (the client stays open and later commands wait in its
+   * offline queue, within commandTimeoutMs), and if it gave up, the next operation connects
+   * again. After a connect that succeeded the port never opens the client again, so a client
+   * its owner closed stays closed.
+   */
   #ready(): Promise<void> | undefined {
     if (this.#connecting) return this.#connecting;
-    if (this.#client.isOpen) return undefined;
-    this.#connecting = connectOrFail(this.#client).then(
-      () => {},
+    if (this.#connected || this.#client.isOpen) return undefined;
+    const connecting = connectOrFail(this.#client).then(
+      () => {
+        this.#connected = true;
+      },
       (error) => {
         throw connectionError("connecting the Redis client", error);
       },
     );
-    return this.#connecting;
+    const settled = () => {
+      if (this.#connecting === connecting) this.#connecting = undefined;
+    };
+    connecting.then(settled, settled);
+    this.#connecting = connecting;
+    return connecting;
   }
 
   send(args: readonly string[]): Promise<RedisReply> {

@@ -265,6 +265,30 @@ export function storeSuite(options: StoreSuiteOptions): void {
     await fresh.destroy();
   });
 
+  test("createStore while a destroy is pending returns a new store that the destroy leaves intact", async (factory) => {
+    const id = sid("reuse");
+    const old = factory.createStore(id);
+    await old.set("old", "gone after destroy");
+    // The session disconnects and its id comes back at once (Socket.IO connection-state recovery).
+    const destroying = factory.onDisconnect(id);
+    destroying.catch(() => {}); // awaited below; a failed assertion first must not leave it unhandled
+    const fresh = factory.createStore(id);
+    assert.notEqual(fresh, old, "a store being destroyed is not handed out again");
+    // Issued before the old store's delete reached the backend: it must not be wiped by it.
+    const writes = [fresh.set("new", 1), fresh.set("also", [2])];
+    const read = fresh.get("old");
+    await assert.rejects(old.get("old"), StoreDestroyedError);
+    await Promise.all([destroying, ...writes]);
+    assert.equal(await read, undefined, "the new store reads after the destroy");
+    assert.equal(await fresh.get("new"), 1);
+    assert.deepStrictEqual(await fresh.get("also"), [2]);
+    assert.equal(await fresh.has("old"), false);
+    assert.equal(factory.createStore(id), fresh, "the new store is the live one");
+    if (options.backendEntryCount) assert.equal(await options.backendEntryCount(factory, id), 2);
+    await fresh.destroy();
+    if (options.backendEntryCount) assert.equal(await options.backendEntryCount(factory, id), 0);
+  });
+
   test("destroy() waits for writes in flight, so none survives it", async (factory) => {
     const id = sid("inflight");
     const store = factory.createStore(id);
