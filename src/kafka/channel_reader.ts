@@ -5,6 +5,12 @@
  * `<partition>:<offset>`. A stream the client ends by itself (a broker restart, a lost
  * connection) is started again from the record after the last one delivered.
  *
+ * Records that retention (or `deleteRecords`) removed before this node read them are a gap, not
+ * a dead end: a `fromOffset` below a partition's earliest offset, or a read the broker answers
+ * with OFFSET_OUT_OF_RANGE, resumes at the earliest record still there and reports the gap (how
+ * many records, from which offset) to `onError` once. A `fromOffset` past a partition's end is a
+ * `RangeError`.
+ *
  * @module
  */
 
@@ -18,6 +24,20 @@ import { describe } from "./topics.ts";
 type Stream = MessagesStream<Buffer, Buffer, Buffer, Buffer>;
 
 const EMPTY = new Uint8Array(0);
+
+/** `listOffsets` timestamps: the earliest offset still in a partition, and its end. */
+const EARLIEST = -2n;
+const LATEST = -1n;
+
+/** Whether the broker refused a fetch because the offset is not in the partition's range. */
+function isOffsetOutOfRange(error: unknown): boolean {
+  return Boolean(
+    (error as { findBy?: (key: string, value: unknown) => unknown }).findBy?.(
+      "apiId",
+      "OFFSET_OUT_OF_RANGE",
+    ),
+  );
+}
 
 /** Delay before starting a stream again after the client ended it, in ms. */
 const RESTART_DELAY_MS = 500;
@@ -36,6 +56,8 @@ export class ChannelReader {
   #closing = false;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
   #restarting: Promise<void> | undefined;
+  // The last stream ended on OFFSET_OUT_OF_RANGE: realign before starting the next one.
+  #outOfRange = false;
 
   /**
    * @param topic the topic to read.
@@ -93,21 +115,40 @@ export class ChannelReader {
       this.#scheduleRestart();
     });
     try {
-      const ends = await consumer.listOffsets({ topics: [this.#topic] });
-      const partitions = ends.get(this.#topic) ?? [];
-      if (partitions.length === 0) throw new Error(`topic ${this.#topic} has no partitions`);
-      partitions.forEach((end, partition) => this.#delivered[partition] = end - 1n);
+      const ends = await this.#offsets(consumer, LATEST);
+      if (ends.length === 0) throw new Error(`topic ${this.#topic} has no partitions`);
+      ends.forEach((end, partition) => this.#delivered[partition] = end - 1n);
+      let gap: Error | undefined;
       if (from) {
-        if (from.partition >= partitions.length) {
+        const { partition } = from;
+        const end = ends[partition];
+        if (end === undefined) {
           throw new RangeError(
             `fromOffset ${
-              formatOffset(from.partition, from.offset)
-            } names partition ${from.partition}, but topic ${this.#topic} has ${partitions.length}`,
+              formatOffset(partition, from.offset)
+            } names partition ${partition}, but topic ${this.#topic} has ${ends.length}`,
           );
         }
-        this.#delivered[from.partition] = from.offset;
+        const next = from.offset + 1n;
+        if (next > end) {
+          throw new RangeError(
+            `fromOffset ${
+              formatOffset(partition, from.offset)
+            } is past the end of partition ${partition} of topic ${this.#topic}: its end offset is ${end} (the next record written there gets offset ${end}), so no record ${
+              formatOffset(partition, from.offset)
+            } exists`,
+          );
+        }
+        const earliest = (await this.#offsets(consumer, EARLIEST))[partition] ?? 0n;
+        this.#delivered[partition] = from.offset;
+        if (next < earliest) {
+          this.#delivered[partition] = earliest - 1n;
+          gap = this.#gap(partition, next, earliest);
+        }
       }
       await this.#start();
+      // Reported once the subscription stands: a failed open reports nothing but its rejection.
+      if (gap) this.#sink.error(gap);
     } catch (error) {
       this.#closing = true;
       await this.#stop();
@@ -117,6 +158,56 @@ export class ChannelReader {
         `could not subscribe to topic ${this.#topic} as group ${this.#groupId}: ${describe(error)}`,
         { cause: error },
       );
+    }
+  }
+
+  /** By partition, the earliest or latest (end) offset of the topic. */
+  async #offsets(consumer: Consumer, timestamp: bigint): Promise<bigint[]> {
+    const offsets = await consumer.listOffsets({ topics: [this.#topic], timestamp });
+    return offsets.get(this.#topic) ?? [];
+  }
+
+  /** The report of records removed from a partition before this node read them. */
+  #gap(partition: number, next: bigint, earliest: bigint): BackendError {
+    return new BackendError(
+      "kafka",
+      `${earliest - next} record(s) of partition ${partition} of topic ${this.#topic} from offset ${
+        formatOffset(partition, next)
+      } were removed (retention or deleteRecords) before this node read them; resuming at ${
+        formatOffset(partition, earliest)
+      }`,
+    );
+  }
+
+  /**
+   * After OFFSET_OUT_OF_RANGE: moves every partition whose next record is no longer there to the
+   * earliest record still there (reporting the gap), or, past a partition's end (the topic was
+   * recreated or truncated), to its end.
+   */
+  async #realign(): Promise<void> {
+    const consumer = this.#consumer!;
+    const earliest = await this.#offsets(consumer, EARLIEST);
+    const ends = await this.#offsets(consumer, LATEST);
+    for (let partition = 0; partition < this.#delivered.length; partition++) {
+      const next = this.#delivered[partition]! + 1n;
+      const first = earliest[partition];
+      const end = ends[partition];
+      if (first !== undefined && next < first) {
+        this.#delivered[partition] = first - 1n;
+        this.#sink.error(this.#gap(partition, next, first));
+      } else if (end !== undefined && next > end) {
+        this.#delivered[partition] = end - 1n;
+        this.#sink.error(
+          new BackendError(
+            "kafka",
+            `offset ${
+              formatOffset(partition, next)
+            } is past the end (${end}) of partition ${partition} of topic ${this.#topic} (the topic was recreated or truncated); resuming at ${
+              formatOffset(partition, end)
+            }`,
+          ),
+        );
+      }
     }
   }
 
@@ -144,13 +235,22 @@ export class ChannelReader {
         else resolve();
       };
       const onOffsets = () => done();
-      const onError = (error: Error) => done(error);
+      const onError = (error: Error) => {
+        if (isOffsetOutOfRange(error)) this.#outOfRange = true;
+        done(error);
+      };
       stream.on("offsets", onOffsets);
       stream.on("error", onError);
     });
     stream.on("data", (message: Message) => this.#deliver(message));
     stream.on("error", (error: Error) => {
       if (this.#closing) return;
+      // The records to read next are gone (retention overtook this reader) or not there: the
+      // stream ends, and the restart realigns and reports the gap instead of this error.
+      if (isOffsetOutOfRange(error)) {
+        this.#outOfRange = true;
+        return;
+      }
       this.#sink.error(
         new BackendError("kafka", `reading topic ${this.#topic} failed: ${describe(error)}`, {
           cause: error,
@@ -172,12 +272,20 @@ export class ChannelReader {
     this.#sink.record(message.value ?? EMPTY, formatOffset(partition, offset));
   }
 
+  async #resume(): Promise<void> {
+    if (this.#outOfRange) {
+      await this.#realign();
+      this.#outOfRange = false;
+    }
+    await this.#start();
+  }
+
   #scheduleRestart(): void {
     if (this.#restartTimer !== undefined || this.#restarting !== undefined || this.#closing) return;
     this.#restartTimer = setTimeout(() => {
       this.#restartTimer = undefined;
       if (this.#closing) return;
-      this.#restarting = this.#start().then(() => {
+      this.#restarting = this.#resume().then(() => {
         this.#restarting = undefined;
       }, (error) => {
         this.#restarting = undefined;

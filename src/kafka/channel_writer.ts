@@ -42,7 +42,10 @@ export interface ChannelWriterOptions {
   readonly batchMaxRecords: number;
   /** Most value bytes per request (a larger single record goes alone). */
   readonly batchMaxBytes: number;
-  /** Number of partitions of the topic (batches go round-robin over them). */
+  /**
+   * Most partitions to write to: batches go round-robin over the first `partitions` partitions
+   * of the topic, or over all of them when the topic has fewer.
+   */
   readonly partitions: number;
 }
 
@@ -51,7 +54,9 @@ export class ChannelWriter {
   readonly #topic: string;
   readonly #producer: KafkaProducer;
   readonly #options: ChannelWriterOptions;
-  readonly #ready: () => Promise<void>;
+  readonly #ready: () => Promise<number>;
+  // How many partitions batches go round-robin over, once the topic's real count is known.
+  #partitions: number | undefined;
   // The queue, as three parallel arrays: the records, and their promises' functions.
   #queue: Outgoing[] = [];
   #resolves: Resolve[] = [];
@@ -67,13 +72,14 @@ export class ChannelWriter {
   /**
    * @param topic the topic written to.
    * @param producer the producer to send with.
-   * @param ready resolves once the topic exists (awaited before the first request).
+   * @param ready resolves with the topic's real number of partitions once the topic exists
+   * (awaited before requests until it succeeds once).
    */
   constructor(
     topic: string,
     producer: KafkaProducer,
     options: ChannelWriterOptions,
-    ready: () => Promise<void>,
+    ready: () => Promise<number>,
   ) {
     this.#topic = topic;
     this.#producer = producer;
@@ -156,18 +162,22 @@ export class ChannelWriter {
   }
 
   async #send(batch: Outgoing[], resolves: Resolve[], rejects: Reject[]): Promise<void> {
-    const partition = this.#batches++ % this.#options.partitions;
-    if (partition !== 0) { for (const record of batch) record.partition = partition; }
     try {
-      await this.#ready();
-      const result = await this.#producer.send({ messages: batch, acks: -1 });
-      const written = result.offsets?.find((entry) =>
-        entry.topic === this.#topic && entry.partition === partition
+      // Only partitions the topic really has: the client would wrap a larger number around.
+      const partitions = this.#partitions ??= Math.min(
+        this.#options.partitions,
+        await this.#ready(),
       );
+      const partition = this.#batches++ % partitions;
+      if (partition !== 0) { for (const record of batch) record.partition = partition; }
+      const result = await this.#producer.send({ messages: batch, acks: -1 });
+      // The batch went to one partition: the one asked for, unless the topic changed meanwhile
+      // (the client then wraps the number), so the offsets are those of the partition written.
+      const written = result.offsets?.find((entry) => entry.topic === this.#topic);
       if (!written) {
-        throw new Error(`the broker acknowledged no offset for partition ${partition}`);
+        throw new Error(`the broker acknowledged no offset for the batch (partition ${partition})`);
       }
-      const offsets = formatOffsets(partition, written.offset, batch.length);
+      const offsets = formatOffsets(written.partition, written.offset, batch.length);
       for (let index = 0; index < resolves.length; index++) {
         resolves[index]!({ offset: offsets[index]! });
       }

@@ -20,10 +20,13 @@ import { type KafkaEventStoreOptions, resolveKafkaOptions } from "./options.ts";
  * missing. Every node reads through consumer groups of its own (`<prefix>.<nodeId>.<channel>`),
  * so each node receives every record (broadcast, never load-balanced), starting at the end of
  * the topic when it subscribes. Each delivered message carries `offset` = `<partition>:<offset>`,
- * and `subscribe(type, listener, { fromOffset })` resumes after it. Records of a channel leave
- * one request at a time through an idempotent producer, so order is kept even for concurrent
- * publishes; a publish rejects with a `BackendError` when the broker did not acknowledge it
- * after the configured retries.
+ * and `subscribe(type, listener, { fromOffset })` resumes after it (a `fromOffset` past the end
+ * of its partition rejects with a `RangeError`; records retention removed in between are skipped
+ * and reported to `onError`, as they are when retention overtakes a slow reader). Records of a
+ * channel leave one request at a time through an idempotent producer, so order is kept even for
+ * concurrent publishes; a publish rejects with a `BackendError` when the broker did not
+ * acknowledge it after the configured retries. Any `nodeId` works: whitespace and `%` are
+ * percent-encoded in group and client ids.
  *
  * @example
  * ```ts ignore

@@ -15,12 +15,16 @@ import {
 } from "../core/mod.ts";
 import { ChannelReader } from "./channel_reader.ts";
 import { ChannelWriter } from "./channel_writer.ts";
-import type { KafkaProducer, ResolvedKafkaOptions } from "./options.ts";
+import { kafkaIdPart, type KafkaProducer, type ResolvedKafkaOptions } from "./options.ts";
 import { describe, TopicCreator, topicName } from "./topics.ts";
 
-/** Consumer group of one node on one channel: `<prefix>.<nodeId>.<channel>`. */
+/**
+ * Consumer group of one node on one channel: `<prefix>.<nodeId>.<channel>`, where whitespace and
+ * `%` in the node id are percent-encoded (`"node a"` → `node%20a`), since a group id may hold no
+ * whitespace: any node id works, and distinct node ids keep distinct groups.
+ */
 export function groupIdOf(prefix: string, nodeId: string, channel: string): string {
-  return `${prefix}.${nodeId}.${channel}`;
+  return `${prefix}.${kafkaIdPart(nodeId)}.${channel}`;
 }
 
 /** Kafka I/O on logical channels. */
@@ -82,10 +86,20 @@ export class KafkaTransport implements EventTransport {
         batchMaxRecords: this.#options.batchMaxRecords,
         batchMaxBytes: this.#options.batchMaxBytes,
         partitions: this.#options.partitions,
-      }, () => this.#topics.ensure(topic));
+      }, () => this.#partitionsOf(topic));
       this.#writers.set(channel, writer);
     }
     return writer.write(bytes);
+  }
+
+  /** Once `topic` exists (created if need be), its real number of partitions. */
+  async #partitionsOf(topic: string): Promise<number> {
+    await this.#topics.ensure(topic);
+    // The producer's own metadata: `send` looks it up as well, so this costs no extra request.
+    const metadata = await this.#producer.metadata({ topics: [topic] });
+    const count = metadata.topics.get(topic)?.partitionsCount ?? 0;
+    if (count < 1) throw new Error(`the broker reports no partitions for topic ${topic}`);
+    return count;
   }
 
   async open(channel: string, sink: ChannelSink, fromOffset?: string): Promise<void> {

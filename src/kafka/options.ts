@@ -5,7 +5,7 @@
  */
 
 import type { Producer } from "@platformatic/kafka";
-import type { EventStoreOptions } from "../core/mod.ts";
+import { describeValue, type EventStoreOptions } from "../core/mod.ts";
 
 /** A producer of `@platformatic/kafka` with the default (`Buffer`) serialisers. */
 export type KafkaProducer = Producer;
@@ -32,7 +32,11 @@ export interface KafkaConnectionOptions {
 export interface KafkaEventStoreOptions extends EventStoreOptions {
   /** Bootstrap brokers, e.g. `["127.0.0.1:9092"]`. */
   readonly brokers: readonly string[];
-  /** Client id sent to the broker; `socketio4ts-<nodeId>` by default. */
+  /**
+   * Client id sent to the broker (suffixed `-producer`, `-consumer`, `-admin` per client): a
+   * non-empty string without whitespace; `socketio4ts-<nodeId>` by default, with the node id
+   * encoded as in consumer group ids (whitespace and `%` percent-encoded).
+   */
   readonly clientId?: string;
   /** TLS/SASL and socket settings given to every client the store creates. */
   readonly connection?: KafkaConnectionOptions;
@@ -41,7 +45,12 @@ export interface KafkaEventStoreOptions extends EventStoreOptions {
    * creates an idempotent producer and closes it on `shutdown()`.
    */
   readonly producer?: KafkaProducer;
-  /** Partitions of a topic the store creates; 1 by default (order within a channel kept). */
+  /**
+   * Partitions of a topic the store creates, and how many of a topic's partitions this node
+   * publishes to (batches go round-robin over them; over all of them when the topic, made
+   * elsewhere, has fewer); 1 by default (order within a channel kept). A node reads every
+   * partition of the topic whatever this says.
+   */
   readonly partitions?: number;
   /** Replication factor of a topic the store creates; 1 by default. */
   readonly replicationFactor?: number;
@@ -94,6 +103,31 @@ export interface ResolvedKafkaOptions {
   readonly topicMaxMessageBytes: number;
 }
 
+const WHITESPACE_OR_PERCENT = /[\s%]/g;
+
+/**
+ * `text` as a part of a Kafka client or consumer group id, which `@platformatic/kafka` requires
+ * to match `^\S+$`: each whitespace character and each `%` becomes its UTF-8 percent-encoding
+ * (`"node a"` → `"node%20a"`, `"50%"` → `"50%25"`), everything else stays as it is. Distinct
+ * texts stay distinct (so do the group ids of distinct nodes), and ids without whitespace or `%`
+ * are unchanged.
+ */
+export function kafkaIdPart(text: string): string {
+  return text.replace(WHITESPACE_OR_PERCENT, encodeURIComponent);
+}
+
+function clientIdOf(value: unknown, nodeId: string): string {
+  if (value === undefined) return `socketio4ts-${kafkaIdPart(nodeId)}`;
+  if (typeof value !== "string" || !/^\S+$/.test(value)) {
+    throw new TypeError(
+      `clientId must be a non-empty string without whitespace (a Kafka client id), received ${
+        describeValue(value)
+      }`,
+    );
+  }
+  return value;
+}
+
 function integer(name: string, value: number | undefined, fallback: number, min: number): number {
   const chosen = value ?? fallback;
   if (!Number.isSafeInteger(chosen) || chosen < min) {
@@ -124,7 +158,7 @@ export function resolveKafkaOptions(
   const batchMaxBytes = integer("batchMaxBytes", options.batchMaxBytes, 1024 * 1024, 1);
   return {
     brokers: [...options.brokers],
-    clientId: options.clientId ?? `socketio4ts-${nodeId}`,
+    clientId: clientIdOf(options.clientId, nodeId),
     connection: options.connection ?? {},
     partitions: integer("partitions", options.partitions, 1, 1),
     replicationFactor: integer("replicationFactor", options.replicationFactor, 1, 1),

@@ -241,10 +241,182 @@ Deno.test({
     try {
       await assert.rejects(a.subscribe("JOIN", () => {}, { fromOffset: "12" }), TypeError);
       await assert.rejects(a.subscribe("JOIN", () => {}, { fromOffset: "5:1" }), RangeError);
-      await a.subscribe("JOIN", () => {}, { fromOffset: "0:0" });
+      // The topic is empty: there is no record 0:0 to resume after.
+      await assert.rejects(a.subscribe("JOIN", () => {}, { fromOffset: "0:0" }), RangeError);
+      assert.deepStrictEqual(a.groupIds, []);
     } finally {
       await a.shutdown();
     }
+  },
+});
+
+Deno.test({
+  name: "KafkaEventStore: a fromOffset past the end of its partition rejects with a RangeError",
+  ignore,
+  async fn() {
+    const prefix = randomPrefix("kt");
+    const a = kafkaNode({ prefix, nodeId: "a" });
+    const b = kafkaNode({ prefix, nodeId: "b" });
+    try {
+      assert.equal((await a.publish("JOIN", join("first"))).offset, "0:0");
+      const topic = `${prefix}.JOIN`;
+      for (const fromOffset of ["0:1000", "0:1"]) {
+        await assert.rejects(
+          b.subscribe("JOIN", () => {}, { fromOffset }),
+          (error: unknown) =>
+            error instanceof RangeError && error.message.includes(`fromOffset ${fromOffset}`) &&
+            error.message.includes(`partition 0 of topic ${topic}: its end offset is 1`),
+        );
+      }
+      assert.deepStrictEqual(b.groupIds, [], "a rejected subscribe leaves no consumer behind");
+      // The last record is a valid fromOffset: reading goes on with the next one.
+      const inbox = new Inbox();
+      await b.subscribe("JOIN", inbox.push, { fromOffset: "0:0" });
+      await a.publish("JOIN", join("second"));
+      const [message] = await inbox.waitFor(1);
+      assert.deepStrictEqual([rooms([message!]), message!.offset], [["second"], "0:1"]);
+    } finally {
+      await shutdownAll([a, b]);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "KafkaEventStore: a fromOffset whose next records were removed resumes at the earliest record and reports the gap once",
+  ignore,
+  async fn() {
+    const prefix = randomPrefix("kt");
+    const topic = `${prefix}.JOIN`;
+    const errors: Error[] = [];
+    const a = kafkaNode({ prefix, nodeId: "a" });
+    const b = kafkaNode({ prefix, nodeId: "b", onError: (error) => void errors.push(error) });
+    const admin = adminClient();
+    try {
+      for (let index = 0; index < 5; index++) await a.publish("JOIN", join(`old${index}`));
+      // Retention, as deleteRecords does it: records 0..2 are gone, the log starts at 3.
+      await admin.deleteRecords({
+        topics: [{ name: topic, partitions: [{ partition: 0, offset: 3n }] }],
+      });
+      const inbox = new Inbox();
+      // Resuming after 0:0: records 0:1 and 0:2 are lost.
+      await b.subscribe("JOIN", inbox.push, { fromOffset: "0:0" });
+      await a.publish("JOIN", join("new"));
+      await inbox.waitFor(3);
+      assert.deepStrictEqual(rooms(inbox.messages), ["old3", "old4", "new"]);
+      assert.deepStrictEqual(inbox.messages.map((message) => message.offset), [
+        "0:3",
+        "0:4",
+        "0:5",
+      ]);
+      // Time for a repeated report to show up.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      assert.deepStrictEqual(errors.map((error) => error.message), [
+        `kafka: 2 record(s) of partition 0 of topic ${topic} from offset 0:1 were removed (retention or deleteRecords) before this node read them; resuming at 0:3`,
+      ]);
+      assert.ok(errors[0] instanceof BackendError);
+    } finally {
+      await shutdownAll([a, b]);
+      await admin.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "KafkaEventStore publishes only to partitions the topic has, with their offsets, and reads them all",
+  ignore,
+  async fn() {
+    const prefix = randomPrefix("kt");
+    usedPrefixes.add(prefix);
+    const admin = adminClient();
+    // Topics made elsewhere with fewer partitions than the writer's `partitions`: JOIN by another
+    // node (1 partition), LEAVE by an admin (2 partitions) for nodes with createTopics: false.
+    const creator = kafkaNode({ prefix, nodeId: "creator" });
+    const writer = kafkaNode({ prefix, nodeId: "w" }, { partitions: 3, createTopics: false });
+    const reader = kafkaNode({ prefix, nodeId: "r" }, { createTopics: false });
+    try {
+      await admin.createTopics({ topics: [`${prefix}.LEAVE`], partitions: 2, replicas: 1 });
+      await creator.publish("JOIN", join("created"));
+      const inbox = await new Inbox().listen(reader, "JOIN", "LEAVE");
+      const offsets: Record<string, string[]> = { JOIN: [], LEAVE: [] };
+      // One awaited publish per batch: batch after batch round-robin over the partitions.
+      for (let index = 0; index < 6; index++) {
+        for (const type of ["JOIN", "LEAVE"] as const) {
+          offsets[type]!.push((await writer.publish(type, join(`${type}-${index}`))).offset!);
+        }
+      }
+      assert.deepStrictEqual(offsets.JOIN, ["0:1", "0:2", "0:3", "0:4", "0:5", "0:6"]);
+      assert.deepStrictEqual(offsets.LEAVE, ["0:0", "1:0", "0:1", "1:1", "0:2", "1:2"]);
+      await inbox.waitFor(12);
+      const delivered = new Map(
+        inbox.messages.map((message) => [`${message.type} ${message.offset}`, rooms([message])]),
+      );
+      for (const type of ["JOIN", "LEAVE"] as const) {
+        offsets[type]!.forEach((offset, index) =>
+          assert.deepStrictEqual(delivered.get(`${type} ${offset}`), [`${type}-${index}`])
+        );
+      }
+      // The writer added no partition: the topics keep the sizes they were made with.
+      const metadata = await admin.metadata({ topics: [`${prefix}.JOIN`, `${prefix}.LEAVE`] });
+      assert.equal(metadata.topics.get(`${prefix}.JOIN`)?.partitionsCount, 1);
+      assert.equal(metadata.topics.get(`${prefix}.LEAVE`)?.partitionsCount, 2);
+    } finally {
+      await shutdownAll([creator, writer, reader]);
+      await admin.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "KafkaEventStore takes any nodeId: whitespace and % are percent-encoded in group and client ids",
+  ignore,
+  async fn() {
+    const prefix = randomPrefix("kt");
+    // "node a" and "node%20a" would share a consumer group under a naive encoding.
+    const ids = ["node a/ü🙂:*{x}", "node\ta", "node%20a", "node a"];
+    const nodes = ids.map((nodeId) => kafkaNode({ prefix, nodeId }));
+    const sender = kafkaNode({ prefix, nodeId: "sender" });
+    try {
+      const inboxes = await Promise.all(nodes.map((node) => new Inbox().listen(node, "JOIN")));
+      const groups = nodes.flatMap((node) => node.groupIds);
+      assert.deepStrictEqual(groups, [
+        `${prefix}.node%20a/ü🙂:*{x}.JOIN`,
+        `${prefix}.node%09a.JOIN`,
+        `${prefix}.node%2520a.JOIN`,
+        `${prefix}.node%20a.JOIN`,
+      ]);
+      assert.deepStrictEqual(groups, ids.map((id) => groupIdOf(prefix, id, "JOIN")));
+      await sender.publish("JOIN", join("to-all"));
+      // Distinct groups: every node gets the record (a shared group would hand it to one).
+      for (const inbox of inboxes) {
+        assert.deepStrictEqual(rooms(await inbox.waitFor(1)), ["to-all"]);
+      }
+      await nodes[0]!.publish("JOIN", join("from-spaced"));
+      for (const inbox of inboxes.slice(1)) {
+        const [, second] = await inbox.waitFor(2);
+        assert.deepStrictEqual([rooms([second!]), second!.nodeId], [["from-spaced"], ids[0]]);
+      }
+    } finally {
+      await shutdownAll([...nodes, sender]);
+    }
+  },
+});
+
+Deno.test({
+  name: "KafkaEventStore rejects a clientId that is not a Kafka client id with a TypeError",
+  fn() {
+    for (const clientId of ["my app", "", "tab\there", 42]) {
+      assert.throws(
+        () => new KafkaEventStore({ brokers: ["x:1"], clientId: clientId as string }),
+        (error: unknown) =>
+          error instanceof TypeError &&
+          error.message.startsWith("clientId must be a non-empty string without whitespace"),
+      );
+    }
+    assert.doesNotThrow(() => new KafkaEventStore({ brokers: ["x:1"], clientId: "app-1.x/ü" }));
+    assert.doesNotThrow(() => new KafkaEventStore({ brokers: ["x:1"], nodeId: "node a" }));
   },
 });
 
