@@ -73,7 +73,9 @@ export interface NatsJetStreamEventStoreOptions extends EventStoreOptions {
    * Extra attempts of a publish that got no acknowledgement (timeout or no responder); 0 by
    * default, like nats.js's `js.publish`. With 1 or more, every publish carries a `Nats-Msg-Id`
    * header, so that the stream stores a retried publish once; that header cost raw nats.js and
-   * this store alike up to 8% of publish throughput in our runs.
+   * this store alike up to 8% of publish throughput in our runs. A retried publish is stored
+   * when its retry arrives: publishes made meanwhile without awaiting it may be stored before it,
+   * so order within a channel then holds only among publishes that needed no retry.
    */
   readonly publishRetries?: number;
   /** Messages pulled per request by each consumer; 256 by default. */
