@@ -12,7 +12,14 @@
 
 import assert from "node:assert/strict";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { BackendError, type EventErrorContext, type EventMessage } from "../../mod.ts";
+import type { NatsConnection } from "@nats-io/nats-core";
+import {
+  BackendError,
+  type EventErrorContext,
+  type EventMessage,
+  type EventStore,
+  type EventStoreOptions,
+} from "../../mod.ts";
 import { NatsEventStore, NatsJetStreamEventStore } from "../../src/nats/mod.ts";
 import { Inbox, within } from "../conformance/_helpers.ts";
 import { requireService, serviceTest } from "../_services.ts";
@@ -106,62 +113,6 @@ serviceTest(
     }),
 );
 
-serviceTest(
-  nats,
-  "NatsEventStore: a subscription the server removes (permission revoked) is reported once, and the next subscribe opens it again",
-  () =>
-    withServer(async (server) => {
-      const nc = await connectAs(server, "switchable");
-      const reported: Reported[] = [];
-      const onError = (error: Error, context: EventErrorContext) =>
-        void reported.push({ error, context });
-      const subscriber = new NatsEventStore(nc, { prefix: "revoked", nodeId: "a", onError });
-      const publisher = new NatsEventStore(nc, { prefix: "revoked", nodeId: "b", onError });
-      const join = (room: string) =>
-        publisher.publish("JOIN", { sessionId: "s", namespace: "/", room });
-      try {
-        const inbox = await new Inbox().listen(subscriber, "JOIN");
-        await join("before");
-        await inbox.waitFor(1);
-
-        await server.reconfigure(REVOKED);
-        await within(
-          (async () => {
-            while (reported.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
-          })(),
-          "the removed subscription to be reported",
-        );
-        await settle(nc);
-        assert.equal(reported.length, 1, reported.map(({ error }) => error.message).join("\n"));
-        const [{ error, context }] = reported as [Reported];
-        assert.ok(error instanceof BackendError);
-        assert.match(error.message, /the NATS server ended the subscription to revoked\.JOIN: /);
-        assert.match(error.message, /Permissions Violation for Subscription/);
-        assert.deepStrictEqual(context, { stage: "transport", channel: "JOIN" });
-
-        // The channel counts as closed: subscribing asks the server again (refused for now).
-        await assert.rejects(
-          subscriber.subscribe("JOIN", () => {}),
-          refusal(/the NATS server refused the subscription to revoked\.JOIN: /),
-        );
-        await server.reconfigure(OPEN);
-        // The first listener stays registered; the channel serves both once open again.
-        const again = new Inbox();
-        await subscriber.subscribe("JOIN", again.push);
-        await join("after");
-        await Promise.all([inbox.waitFor(2), again.waitFor(1)]);
-        const rooms = (messages: readonly EventMessage[]) =>
-          messages.map((message) => message.type === "JOIN" && message.room);
-        assert.deepStrictEqual(rooms(inbox.messages), ["before", "after"]);
-        assert.deepStrictEqual(rooms(again.messages), ["after"]);
-        assert.equal(reported.length, 1);
-      } finally {
-        await Promise.allSettled([subscriber, publisher].map((store) => store.shutdown()));
-        await nc.close();
-      }
-    }),
-);
-
 /** The consumers of `stream`, read over a connection with every permission. */
 async function consumersOf(server: ConfiguredNats, stream: string): Promise<string[]> {
   const nc = await connectOver("tcp", { servers: server.url, user: "all", pass: "all" });
@@ -203,61 +154,84 @@ serviceTest(
     }),
 );
 
-serviceTest(
-  nats,
-  "NatsJetStreamEventStore: a consumer the server stops (permission revoked) is reported once, and the next subscribe opens it again",
-  () =>
-    withServer(async (server) => {
-      const nc = await connectAs(server, "switchable");
-      const reported: Reported[] = [];
-      const onError = (error: Error, context: EventErrorContext) =>
-        void reported.push({ error, context });
-      const common = { prefix: "jsrevoked", storage: "memory" as const, onError };
-      const subscriber = new NatsJetStreamEventStore(nc, { ...common, nodeId: "a" });
-      const publisher = new NatsJetStreamEventStore(nc, { ...common, nodeId: "b" });
-      const join = (room: string) =>
-        publisher.publish("JOIN", { sessionId: "s", namespace: "/", room });
-      try {
-        const inbox = await new Inbox().listen(subscriber, "JOIN");
-        await join("before");
-        await inbox.waitFor(1);
+/** How one kind of store reports a subscription the server removes, for {@linkcode revokedTest}. */
+interface RevokedCase {
+  readonly name: string;
+  readonly prefix: string;
+  create(nc: NatsConnection, options: EventStoreOptions): EventStore;
+  /** What `onError` says when the server ends the subscription. */
+  readonly ended: RegExp;
+  /** What a subscribe refused meanwhile rejects with. */
+  readonly refused: RegExp;
+}
 
-        await server.reconfigure(REVOKED);
-        await within(
-          (async () => {
-            while (reported.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
-          })(),
-          "the stopped consumer to be reported",
-        );
-        await settle(nc);
-        assert.equal(reported.length, 1, reported.map(({ error }) => error.message).join("\n"));
-        const [{ error, context }] = reported as [Reported];
-        assert.ok(error instanceof BackendError);
-        assert.match(
-          error.message,
-          /the consumer of jsrevoked\.JOIN\b.*\bstopped: /,
-        );
-        assert.match(error.message, /Permissions Violation for Subscription/);
-        assert.deepStrictEqual(context, { stage: "transport", channel: "JOIN" });
+function revokedTest(kind: RevokedCase): void {
+  serviceTest(
+    nats,
+    `${kind.name}: a subscription the server removes (permission revoked) is reported once, and the next subscribe opens it again`,
+    () =>
+      withServer(async (server) => {
+        const nc = await connectAs(server, "switchable");
+        const reported: Reported[] = [];
+        const onError = (error: Error, context: EventErrorContext) =>
+          void reported.push({ error, context });
+        const subscriber = kind.create(nc, { prefix: kind.prefix, nodeId: "a", onError });
+        const publisher = kind.create(nc, { prefix: kind.prefix, nodeId: "b", onError });
+        const join = (room: string) =>
+          publisher.publish("JOIN", { sessionId: "s", namespace: "/", room });
+        try {
+          const inbox = await new Inbox().listen(subscriber, "JOIN");
+          await join("before");
+          await inbox.waitFor(1);
 
-        await assert.rejects(
-          subscriber.subscribe("JOIN", () => {}),
-          refusal(/the NATS server refused the consumer of jsrevoked\.JOIN on stream jsrevoked: /),
-        );
-        await server.reconfigure(OPEN);
-        // The first listener stays registered; the channel serves both once open again.
-        const again = new Inbox();
-        await subscriber.subscribe("JOIN", again.push);
-        await join("after");
-        await Promise.all([inbox.waitFor(2), again.waitFor(1)]);
-        const rooms = (messages: readonly EventMessage[]) =>
-          messages.map((message) => message.type === "JOIN" && message.room);
-        assert.deepStrictEqual(rooms(inbox.messages), ["before", "after"]);
-        assert.deepStrictEqual(rooms(again.messages), ["after"]);
-        assert.equal(reported.length, 1);
-      } finally {
-        await Promise.allSettled([subscriber, publisher].map((store) => store.shutdown()));
-        await nc.close();
-      }
-    }),
-);
+          await server.reconfigure(REVOKED);
+          await within(
+            (async () => {
+              while (reported.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+            })(),
+            "the removed subscription to be reported",
+          );
+          await settle(nc);
+          assert.equal(reported.length, 1, reported.map(({ error }) => error.message).join("\n"));
+          const [{ error, context }] = reported as [Reported];
+          assert.ok(error instanceof BackendError);
+          assert.match(error.message, kind.ended);
+          assert.match(error.message, /Permissions Violation for Subscription/);
+          assert.deepStrictEqual(context, { stage: "transport", channel: "JOIN" });
+
+          // The channel counts as closed: subscribing asks the server again (refused for now).
+          await assert.rejects(subscriber.subscribe("JOIN", () => {}), refusal(kind.refused));
+          await server.reconfigure(OPEN);
+          // The first listener stays registered; the channel serves both once open again.
+          const again = new Inbox();
+          await subscriber.subscribe("JOIN", again.push);
+          await join("after");
+          await Promise.all([inbox.waitFor(2), again.waitFor(1)]);
+          const rooms = (messages: readonly EventMessage[]) =>
+            messages.map((message) => message.type === "JOIN" && message.room);
+          assert.deepStrictEqual(rooms(inbox.messages), ["before", "after"]);
+          assert.deepStrictEqual(rooms(again.messages), ["after"]);
+          assert.equal(reported.length, 1);
+        } finally {
+          await Promise.allSettled([subscriber, publisher].map((store) => store.shutdown()));
+          await nc.close();
+        }
+      }),
+  );
+}
+
+revokedTest({
+  name: "NatsEventStore",
+  prefix: "revoked",
+  create: (nc, options) => new NatsEventStore(nc, options),
+  ended: /the NATS server ended the subscription to revoked\.JOIN: /,
+  refused: /the NATS server refused the subscription to revoked\.JOIN: /,
+});
+
+revokedTest({
+  name: "NatsJetStreamEventStore",
+  prefix: "jsrevoked",
+  create: (nc, options) => new NatsJetStreamEventStore(nc, { ...options, storage: "memory" }),
+  ended: /the consumer of jsrevoked\.JOIN\b.*\bstopped: /,
+  refused: /the NATS server refused the consumer of jsrevoked\.JOIN on stream jsrevoked: /,
+});
