@@ -116,3 +116,21 @@ Deno.test("an event store's prefix must not make an empty segment of a channel n
     new MemoryEventStore({ prefix });
   }
 });
+
+Deno.test("a listener subscribed again while a failing open is pending keeps its subscription", async () => {
+  const bus = new MemoryBus();
+  await using a = new MemoryEventStore({ bus, nodeId: "a" });
+  await using b = new MemoryEventStore({ bus, nodeId: "b" });
+  const rooms: string[] = [];
+  const listener = (message: { room: string }) => void rooms.push(message.room);
+  // The first open fails (the bus refuses the offset) after the unsubscribe and the second
+  // subscribe of the same listener were made: its clean-up must leave the second one alone.
+  const failing = b.subscribe("JOIN", listener, { fromOffset: "x" });
+  const unsubscribed = b.unsubscribe("JOIN");
+  const again = b.subscribe("JOIN", listener);
+  await assert.rejects(failing, TypeError);
+  await unsubscribed;
+  await again;
+  await a.publish("JOIN", { sessionId: "s", namespace: "/", room: "r1" });
+  assert.deepStrictEqual(rooms, ["r1"]);
+});

@@ -146,6 +146,15 @@ export function assertPrefix(prefix: unknown): asserts prefix is string {
   }
 }
 
+/** Calls `operation` now; a throw becomes a rejection (a transport's `open` may throw). */
+function settledCall<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return operation();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
 /** Where a received record came from, for error reports. */
 function where(channel: string, offset: string | undefined): { channel: string; offset?: string } {
   return offset === undefined ? { channel } : { channel, offset };
@@ -382,9 +391,8 @@ export abstract class BaseEventStore implements EventStore {
     // An unsubscribe of this channel may still be closing it: the transport closes channels by
     // name, so opening before that close is done would have the close end the new subscription.
     const closing = this.#closing.get(channel);
-    state.opened = closing === undefined
-      ? this.#transport.open(channel, sink, options.fromOffset)
-      : closing.then(() => this.#transport.open(channel, sink, options.fromOffset));
+    const open = () => this.#transport.open(channel, sink, options.fromOffset);
+    state.opened = closing === undefined ? settledCall(open) : closing.then(open);
     this.#channels.set(channel, state);
     state.opened.then(() => {
       state.added = undefined;
@@ -426,6 +434,9 @@ export abstract class BaseEventStore implements EventStore {
       this.channelOf(other) === channel
     );
     const state = this.#channels.get(channel);
+    // The listeners are gone already: should the pending open fail, its clean-up must not remove
+    // the same listener subscribed again meanwhile.
+    if (state?.added) state.added = state.added.filter(([added]) => added !== type);
     if (stillNeeded || !state) return;
     this.#channels.delete(channel);
     const closing = (async () => {
