@@ -25,7 +25,7 @@ import { type KafkaEventStoreOptions, resolveKafkaOptions } from "./options.ts";
  * and reported to `onError`, as they are when retention overtakes a slow reader). Records of a
  * channel leave one request at a time through an idempotent producer, so order is kept even for
  * concurrent publishes; a publish rejects with a `BackendError` when the broker did not
- * acknowledge it after the configured retries. Any `nodeId` works: whitespace and `%` are
+ * acknowledge it after the configured retries. Any `nodeId` works: whitespace, `.` and `%` are
  * percent-encoded in group and client ids.
  *
  * @example

@@ -19,9 +19,10 @@ import { kafkaIdPart, type KafkaProducer, type ResolvedKafkaOptions } from "./op
 import { describe, TopicCreator, topicName } from "./topics.ts";
 
 /**
- * Consumer group of one node on one channel: `<prefix>.<nodeId>.<channel>`, where whitespace and
- * `%` in the node id are percent-encoded (`"node a"` → `node%20a`), since a group id may hold no
- * whitespace: any node id works, and distinct node ids keep distinct groups.
+ * Consumer group of one node on one channel: `<prefix>.<nodeId>.<channel>`, where whitespace, `.`
+ * and `%` in the node id are percent-encoded (`"node a"` → `node%20a`, `"web.1"` → `web%2E1`),
+ * since a group id may hold no whitespace: any node id works, and distinct nodes (of any prefix)
+ * keep distinct groups.
  */
 export function groupIdOf(prefix: string, nodeId: string, channel: string): string {
   return `${prefix}.${kafkaIdPart(nodeId)}.${channel}`;

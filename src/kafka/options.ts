@@ -35,7 +35,7 @@ export interface KafkaEventStoreOptions extends EventStoreOptions {
   /**
    * Client id sent to the broker (suffixed `-producer`, `-consumer`, `-admin` per client): a
    * non-empty string without whitespace; `socketio4ts-<nodeId>` by default, with the node id
-   * encoded as in consumer group ids (whitespace and `%` percent-encoded).
+   * encoded as in consumer group ids (whitespace, `.` and `%` percent-encoded).
    */
   readonly clientId?: string;
   /** TLS/SASL and socket settings given to every client the store creates. */
@@ -103,17 +103,23 @@ export interface ResolvedKafkaOptions {
   readonly topicMaxMessageBytes: number;
 }
 
-const WHITESPACE_OR_PERCENT = /[\s%]/g;
+const ENCODED_IN_IDS = /[\s.%]/g;
+
+/** The percent-encoding of one character (`encodeURIComponent` leaves `.` as it is). */
+function percentEncoded(char: string): string {
+  return char === "." ? "%2E" : encodeURIComponent(char);
+}
 
 /**
  * `text` as a part of a Kafka client or consumer group id, which `@platformatic/kafka` requires
- * to match `^\S+$`: each whitespace character and each `%` becomes its UTF-8 percent-encoding
- * (`"node a"` → `"node%20a"`, `"50%"` → `"50%25"`), everything else stays as it is. Distinct
- * texts stay distinct (so do the group ids of distinct nodes), and ids without whitespace or `%`
- * are unchanged.
+ * to match `^\S+$`: each whitespace character, each `.` and each `%` becomes its UTF-8
+ * percent-encoding (`"node a"` → `"node%20a"`, `"web.1"` → `"web%2E1"`, `"50%"` → `"50%25"`),
+ * everything else stays as it is. Distinct texts stay distinct, and with no `.` left in the node
+ * id, `<prefix>.<nodeId>.<channel>` cannot be another prefix's group (prefix `a.b` with node `c`
+ * against prefix `a` with node `b.c`).
  */
 export function kafkaIdPart(text: string): string {
-  return text.replace(WHITESPACE_OR_PERCENT, encodeURIComponent);
+  return text.replace(ENCODED_IN_IDS, percentEncoded);
 }
 
 function clientIdOf(value: unknown, nodeId: string): string {

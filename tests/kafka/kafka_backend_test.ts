@@ -370,12 +370,12 @@ Deno.test({
 
 Deno.test({
   name:
-    "KafkaEventStore takes any nodeId: whitespace and % are percent-encoded in group and client ids",
+    "KafkaEventStore takes any nodeId: whitespace, . and % are percent-encoded in group and client ids",
   ignore,
   async fn() {
     const prefix = randomPrefix("kt");
     // "node a" and "node%20a" would share a consumer group under a naive encoding.
-    const ids = ["node a/ü🙂:*{x}", "node\ta", "node%20a", "node a"];
+    const ids = ["node a/ü🙂:*{x}", "node\ta", "node%20a", "node a", "web.1"];
     const nodes = ids.map((nodeId) => kafkaNode({ prefix, nodeId }));
     const sender = kafkaNode({ prefix, nodeId: "sender" });
     try {
@@ -386,6 +386,7 @@ Deno.test({
         `${prefix}.node%09a.JOIN`,
         `${prefix}.node%2520a.JOIN`,
         `${prefix}.node%20a.JOIN`,
+        `${prefix}.web%2E1.JOIN`,
       ]);
       assert.deepStrictEqual(groups, ids.map((id) => groupIdOf(prefix, id, "JOIN")));
       await sender.publish("JOIN", join("to-all"));
