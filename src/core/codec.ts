@@ -14,6 +14,7 @@
  */
 
 import { Decoder, Encoder, ExtensionCodec } from "@msgpack/msgpack";
+import { setOwnField } from "./_own_field.ts";
 import { copyBytes } from "./byte_slab.ts";
 import { ownJsonRecordTest, ownMsgpackRecordTest, type OwnRecordTest } from "./own_records.ts";
 import { fromTaggedJson, toTaggedJson } from "./values.ts";
@@ -108,19 +109,6 @@ function hasOwnProtoField(value: object): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-/** An object with `value` as its own field `field`, even when `field` is `__proto__`. */
-function withOwnField(out: Record<string, unknown>, field: unknown, value: unknown): void {
-  if (typeof field !== "string") {
-    throw new TypeError(`a field name must be a string, received ${typeof field}`);
-  }
-  Object.defineProperty(out, field, {
-    value,
-    enumerable: true,
-    writable: true,
-    configurable: true,
-  });
-}
-
 function protoObjectExtensions(): ExtensionCodec {
   const extensions = new ExtensionCodec();
   // For the fields of such an object; they see the extension once it is registered below.
@@ -146,7 +134,11 @@ function protoObjectExtensions(): ExtensionCodec {
       }
       const out: Record<string, unknown> = {};
       for (let index = 0; index < entries.length; index += 2) {
-        withOwnField(out, entries[index], entries[index + 1]);
+        const field = entries[index];
+        if (typeof field !== "string") {
+          throw new TypeError(`a field name must be a string, received ${typeof field}`);
+        }
+        setOwnField(out, field, entries[index + 1]);
       }
       return out;
     },

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { setOwnField } from "./_own_field.ts";
 import { base64ToBytes, bytesToBase64 } from "./base64.ts";
 
 /** A JSON-like value, `Uint8Array` included, that a store can hold (nested `null` is allowed). */
@@ -148,30 +149,14 @@ function toJsonSafe(value: unknown, seen: Set<object> | undefined, depth: number
       const escaped = field.charCodeAt(0) === 36; /* $ */
       if ((safe !== item || escaped) && !out) {
         out = {};
-        for (const earlier of fields.slice(0, index)) setField(out, earlier, record[earlier]);
+        for (const earlier of fields.slice(0, index)) setOwnField(out, earlier, record[earlier]);
       }
-      if (out) setField(out, escaped ? `$${field}` : field, safe);
+      if (out) setOwnField(out, escaped ? `$${field}` : field, safe);
     }
     return out ?? value;
   } finally {
     seen?.delete(value);
   }
-}
-
-/**
- * Sets an own field of a copy. A field named `__proto__` (which `JSON.parse` makes as an own
- * field) would, assigned, call the setter of `Object.prototype.__proto__` where the runtime has it
- * (Node, Bun; Deno removes it), replacing the copy's prototype and losing the field.
- */
-function setField(out: Record<string, unknown>, field: string, value: unknown): void {
-  if (field === "__proto__") {
-    Object.defineProperty(out, field, {
-      value,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  } else out[field] = value;
 }
 
 function checkedJsonSafe(key: string, value: unknown): unknown {
@@ -201,7 +186,7 @@ function fromJsonSafe(value: unknown): StoreValue {
   }
   const out: Record<string, StoreValue> = {};
   for (const field of fields) {
-    setField(out, field.startsWith("$$") ? field.slice(1) : field, fromJsonSafe(record[field]));
+    setOwnField(out, field.startsWith("$$") ? field.slice(1) : field, fromJsonSafe(record[field]));
   }
   return out;
 }
