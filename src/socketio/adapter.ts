@@ -44,6 +44,7 @@ import {
   type SocketSelector,
 } from "./messages.ts";
 import { RecoveryLog } from "./recovery_log.ts";
+import { wireCopy } from "./wire_data.ts";
 import { unrefTimer } from "../core/_timers.ts";
 
 /** Options of {@linkcode createAdapter}. */
@@ -137,6 +138,14 @@ function batchOffset(offset: string, index: number): string {
 }
 
 /** Whether socket.io keeps a packet for recovery (events without ack, not volatile). */
+/** A socket.io packet with its arguments copied for the other nodes (see `wireCopy`). */
+function wirePacket(packet: unknown): unknown {
+  const data = (packet as SioPacket | null)?.data;
+  return Array.isArray(data)
+    ? { ...(packet as SioPacket), data: wireCopy(data) }
+    : wireCopy(packet);
+}
+
 function recoverable(packet: unknown, flags: { volatile?: boolean } | undefined): boolean {
   const p = packet as SioPacket;
   return p?.type === 2 && p.id === undefined && Array.isArray(p.data) &&
@@ -158,6 +167,8 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
   /** Sockets whose session ended recoverably: destroy their store only if nobody recovers them. */
   readonly #persisted = new Set<string>();
   readonly #deferred = new Map<string, ReturnType<typeof setTimeout>>();
+  // Nodes whose adapter of this namespace closed, with when (kept maxDisconnectionDuration).
+  readonly #departed = new Map<string, number>();
   #closed = false;
   readonly #started: Promise<void>;
 
@@ -207,12 +218,14 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
     super.close();
     this.#closed = true;
     this.#recoveryLog.close();
-    // Stores kept for a possible recovery are destroyed now: nobody would destroy them later.
-    for (const [id, timer] of this.#deferred) {
-      clearTimeout(timer);
-      this.#destroyStore(id);
-    }
+    // Stores kept for a possible recovery: their sessions may be recovered on another node, which
+    // then uses the store (shared storage). The other nodes heard of them and of this node's
+    // departure, and destroy them when they expire unrecovered (see #nodeLeft). Alone, this node
+    // destroys them now: nobody would later.
+    const kept = [...this.#deferred.keys()];
+    for (const timer of this.#deferred.values()) clearTimeout(timer);
     this.#deferred.clear();
+    if ((await this.serverCount()) === 1) { for (const id of kept) this.#destroyStore(id); }
     await Promise.allSettled([...this.#inFlight]);
     this.#node.detach(this.nsp.name, this);
   }
@@ -232,7 +245,9 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
    * factory's `onDisconnect`) when the socket disconnects — or, when its session may be recovered
    * (connection state recovery), once `maxDisconnectionDuration` has passed without a recovery.
    * A recovered socket keeps its id, so with shared storage (Redis, Hazelcast) it finds its data
-   * again on whichever node it reconnected to.
+   * again on whichever node it reconnected to — also when its server shut down (`io.close()`, a
+   * rolling restart): the remaining nodes then destroy the stores of the sessions nobody
+   * recovered once those expire (a server alone destroys them as it closes).
    */
   sessionStore(socketId: string): Store {
     const store = this.#node.factory.createStore(socketId);
@@ -247,15 +262,47 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
     if (!this.#storeIds.delete(id)) return;
     const recovery = this.#recovery;
     if (persisted && recovery && !this.#closed) {
-      const timer = setTimeout(() => {
-        this.#deferred.delete(id);
-        this.#destroyStore(id);
-      }, recovery.maxDisconnectionDuration);
-      unrefTimer(timer);
-      this.#deferred.set(id, timer);
+      this.#destroyLater(id, recovery.maxDisconnectionDuration);
       return;
     }
     this.#destroyStore(id);
+  }
+
+  /** Destroys the store of session `id` in `ms`, unless it is recovered (see #keepStore). */
+  #destroyLater(id: string, ms: number): void {
+    if (this.#closed || this.#deferred.has(id)) return;
+    const timer = setTimeout(() => {
+      this.#deferred.delete(id);
+      this.#destroyStore(id);
+    }, ms);
+    unrefTimer(timer);
+    this.#deferred.set(id, timer);
+  }
+
+  /**
+   * Node `uid` closed its adapter of this namespace: the sessions it announced and nobody
+   * recovered yet lose the node that would have destroyed their stores, so this node does, when
+   * they expire unrecovered. An announcement that arrives after the departure (another channel)
+   * is handled as it arrives.
+   */
+  #nodeLeft(uid: string): void {
+    const recovery = this.#recovery;
+    if (!recovery) return;
+    const now = Date.now();
+    for (const [departed, at] of this.#departed) {
+      if (at + recovery.maxDisconnectionDuration > now) break;
+      this.#departed.delete(departed);
+    }
+    this.#departed.delete(uid);
+    this.#departed.set(uid, now);
+    for (
+      const { sid, remainingMs } of this.#recoveryLog.sessionsOf(
+        uid,
+        recovery.maxDisconnectionDuration,
+      )
+    ) {
+      this.#destroyLater(sid, remainingMs);
+    }
   }
 
   #destroyStore(id: string): void {
@@ -324,20 +371,30 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
   /**
    * Broadcasts to the cluster and to this node's clients. socket.io-adapter waits for the publish
    * first, for the offset that connection state recovery adds to the packet. Without recovery no
-   * offset is needed: the packet joins this tick's `DISPATCH` and goes to this node's clients at
-   * once, with no promise or wait per broadcast.
+   * offset is needed: the packet joins this tick's `DISPATCH` (or, with `coalesce: false`, is
+   * published alone) and goes to this node's clients at once, with no wait per broadcast, as
+   * with socket.io's in-memory adapter.
    *
    * @ignore
    */
   // deno-lint-ignore no-explicit-any
   override broadcast(packet: any, opts: BroadcastOptions): Promise<void> {
-    if (!this.#coalesce || this.#closed || opts.flags?.local || this.#recovery) {
-      return super.broadcast(packet, opts);
+    if (this.#closed || opts.flags?.local || this.#recovery) return super.broadcast(packet, opts);
+    const options = {
+      rooms: [...opts.rooms],
+      except: [...(opts.except ?? [])],
+      flags: opts.flags ?? {},
+    };
+    if (this.#coalesce) this.#queue({ entry: this.#entryOf(packet, options) });
+    else {
+      // doPublish reports a failure; socket.io-adapter's broadcast only logs it, as here.
+      this.doPublish({
+        uid: this.#node.nodeId,
+        nsp: this.nsp.name,
+        type: MessageType.BROADCAST,
+        data: { packet, opts: options },
+      }).catch(() => {});
     }
-    const except = [...(opts.except ?? [])];
-    this.#queue({
-      entry: this.#entryOf(packet, { rooms: [...opts.rooms], except, flags: opts.flags ?? {} }),
-    });
     localBroadcast.call(this, packet, opts);
     return DONE;
   }
@@ -349,7 +406,13 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
     const flags: Record<string, unknown> = { ...opts.flags };
     delete flags.local;
     delete flags.broadcast;
-    return { room: opts.rooms[0] ?? "", packet, rooms: opts.rooms, except: opts.except, flags };
+    return {
+      room: opts.rooms[0] ?? "",
+      packet: wirePacket(packet),
+      rooms: opts.rooms,
+      except: opts.except,
+      flags,
+    };
   }
 
   #enqueue(
@@ -488,7 +551,7 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
         await publishSocketIo(events, "SIO_REQUEST", {
           namespace,
           request: "SERVER_SIDE_EMIT",
-          packet,
+          packet: wireCopy(packet) as unknown[],
           ...(requestId === undefined ? {} : { requestId }),
         });
         return "";
@@ -519,10 +582,18 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
     let payload;
     switch (response.type) {
       case MessageType.FETCH_SOCKETS_RESPONSE:
-        payload = { ...base, response: "FETCH_SOCKETS" as const, sockets: response.data.sockets };
+        payload = {
+          ...base,
+          response: "FETCH_SOCKETS" as const,
+          sockets: wireCopy(response.data.sockets) as typeof response.data.sockets,
+        };
         break;
       case MessageType.SERVER_SIDE_EMIT_RESPONSE:
-        payload = { ...base, response: "SERVER_SIDE_EMIT" as const, packet: response.data.packet };
+        payload = {
+          ...base,
+          response: "SERVER_SIDE_EMIT" as const,
+          packet: wireCopy(response.data.packet),
+        };
         break;
       case MessageType.BROADCAST_CLIENT_COUNT:
         payload = {
@@ -532,7 +603,11 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
         };
         break;
       case MessageType.BROADCAST_ACK:
-        payload = { ...base, response: "CLIENT_ACK" as const, packet: response.data.packet };
+        payload = {
+          ...base,
+          response: "CLIENT_ACK" as const,
+          packet: wireCopy(response.data.packet),
+        };
         break;
     }
     const published = this.#track(publishSocketIo(this.#node.events, "SIO_RESPONSE", payload)).then(
@@ -613,7 +688,11 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
       case "DISCONNECT": {
         assertSocketIoDisconnect(message);
         if ("session" in message) {
-          this.#saveSession(message.session);
+          this.#saveSession(message.session, uid);
+          const recovery = this.#recovery;
+          if (recovery && this.#departed.has(uid)) {
+            this.#destroyLater(message.session.sid, recovery.maxDisconnectionDuration);
+          }
           return;
         }
         this.onMessage({
@@ -631,6 +710,7 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
         return;
       }
       case "SIO_HEARTBEAT": {
+        if (message.beat === "CLOSE") this.#nodeLeft(uid);
         const type = message.beat === "INITIAL"
           ? MessageType.INITIAL_HEARTBEAT
           : message.beat === "ALIVE"
@@ -713,9 +793,11 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
     if (recovery) this.#recoveryLog.remember(offset, data, opts, recovery.maxDisconnectionDuration);
   }
 
-  #saveSession(session: PersistedSession): void {
+  #saveSession(session: PersistedSession, origin: string): void {
     const recovery = this.#recovery;
-    if (recovery) this.#recoveryLog.saveSession(session, recovery.maxDisconnectionDuration);
+    if (recovery) {
+      this.#recoveryLog.saveSession(session, recovery.maxDisconnectionDuration, origin);
+    }
   }
 
   /** Keeps an ended session (here and on every node) so that its client can recover it. */
@@ -733,7 +815,7 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
       rooms: [...session.rooms],
       data: session.data,
     };
-    this.#saveSession(persisted);
+    this.#saveSession(persisted, this.#node.nodeId);
     this.#flush();
     const announcement: SocketIoDisconnect = {
       sessionId: session.pid,

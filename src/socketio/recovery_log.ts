@@ -17,6 +17,16 @@ interface LoggedPacket {
 interface SavedSession {
   readonly session: PersistedSession;
   readonly at: number;
+  /** The node that announced it (the one its client left). */
+  readonly origin: string;
+}
+
+/** A saved session of a node that went away, for {@linkcode RecoveryLog.sessionsOf}. */
+export interface OrphanedSession {
+  /** The socket id, which names its session store. */
+  readonly sid: string;
+  /** How long it may still be recovered, in ms. */
+  readonly remainingMs: number;
 }
 
 /** A session found for a recovering client, with the packets it missed. */
@@ -74,16 +84,30 @@ export class RecoveryLog {
     if (drop > 0) this.#packets.splice(0, drop);
   }
 
-  /** Keeps an ended session and wakes whoever waits for it; drops sessions older than `maxAgeMs`. */
-  saveSession(session: PersistedSession, maxAgeMs: number): void {
+  /**
+   * Keeps an ended session, announced by node `origin`, and wakes whoever waits for it; drops
+   * sessions older than `maxAgeMs`.
+   */
+  saveSession(session: PersistedSession, maxAgeMs: number, origin: string): void {
     const now = Date.now();
     const threshold = now - maxAgeMs;
     for (const [pid, saved] of this.#sessions) {
       if (saved.at < threshold) this.#sessions.delete(pid);
     }
-    this.#sessions.set(session.pid, { session, at: now });
+    this.#sessions.set(session.pid, { session, at: now, origin });
     const waiters = this.#waiters.get(session.pid);
     if (waiters) { for (const wake of waiters) wake(); }
+  }
+
+  /** The sessions announced by node `origin` that may still be recovered. */
+  sessionsOf(origin: string, maxAgeMs: number): OrphanedSession[] {
+    const now = Date.now();
+    const found: OrphanedSession[] = [];
+    for (const { session, at, origin: from } of this.#sessions.values()) {
+      const remainingMs = at + maxAgeMs - now;
+      if (from === origin && remainingMs > 0) found.push({ sid: session.sid, remainingMs });
+    }
+    return found;
   }
 
   /** Forgets a session that was recovered (on any node). */

@@ -196,3 +196,70 @@ Deno.test("socket.io over the memory bus: broadcasts too large together go one b
     }
   }
 });
+
+Deno.test("socket.io over the memory bus: remote clients get what local ones get (ArrayBuffer, toJSON, a payload changed after emit, serverSideEmit)", async () => {
+  for (const coalesce of [true, false]) {
+    const bus = new MemoryBus();
+    const servers: { io: Server; factory: MemoryStoreFactory; url: string }[] = [];
+    const clients = [];
+    try {
+      for (const nodeId of ["wire-0", "wire-1"]) {
+        const factory = new MemoryStoreFactory(new MemoryEventStore({ bus, nodeId }));
+        const http = createServer();
+        const io = new Server(http, {
+          adapter: createAdapter(factory, { ...HEARTBEAT, coalesce }),
+        });
+        await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+        const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+        servers.push({ io, factory, url });
+      }
+      const [s0, s1] = servers as [(typeof servers)[0], (typeof servers)[0]];
+      for (const { io } of servers) {
+        await waitFor("2 servers", async () => (await io.of("/").adapter.serverCount()) === 2);
+      }
+      const local = await connect(s0.url, "local");
+      const remote = await connect(s1.url, "remote");
+      clients.push(local, remote);
+      class User {
+        name = "ada";
+        password = "secret";
+        toJSON() {
+          return { name: this.name };
+        }
+      }
+      s0.io.emit("binary", new Uint8Array([1, 2]).buffer, new User(), new URL("https://x.test/p"));
+      // One payload object, changed after each emit of the same tick.
+      const payload = { id: 0 };
+      for (const id of [1, 2, 3]) {
+        payload.id = id;
+        s0.io.emit("update", payload);
+      }
+      s0.io.emit("after");
+      const sideArgs = new Promise<unknown[]>((resolve) =>
+        s1.io.on("side", (...args: unknown[]) => resolve(args))
+      );
+      s0.io.serverSideEmit("side", new Uint8Array([3]).buffer, new User());
+      for (const client of clients) await received(client, "after");
+      const seen = (client: { received: unknown[][] }) =>
+        JSON.stringify(
+          client.received,
+          (_key, value) => value?.type === "Buffer" ? `bytes:${value.data}` : value,
+        );
+      assert.equal(
+        seen(local),
+        '[["binary","bytes:1,2",{"name":"ada"},"https://x.test/p"],' +
+          '["update",{"id":1}],["update",{"id":2}],["update",{"id":3}],["after"]]',
+      );
+      assert.equal(seen(remote), seen(local), `coalesce: ${coalesce}`);
+      const [bytes, user] = await sideArgs;
+      assert.deepEqual([...(bytes as Uint8Array)], [3]);
+      assert.deepEqual(user, { name: "ada" });
+    } finally {
+      closeClients(clients);
+      for (const { io, factory } of servers) {
+        await io.close();
+        await factory.shutdown();
+      }
+    }
+  }
+});

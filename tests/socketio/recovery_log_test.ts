@@ -11,7 +11,7 @@ Deno.test("RecoveryLog.take returns the session and the packets sent to its room
   log.remember("3", ["to a"], { rooms: ["a"] }, HOUR);
   log.remember("4", ["to b"], { rooms: ["b"] }, HOUR);
   log.remember("5", ["all but a"], { rooms: [], except: ["a"] }, HOUR);
-  log.saveSession(session("p1", ["a"]), HOUR);
+  log.saveSession(session("p1", ["a"]), HOUR, "node-a");
   const found = await log.take("p1", "1", HOUR);
   assert.deepStrictEqual(found?.session, session("p1", ["a"]));
   assert.deepStrictEqual(found?.missedPackets, [["all"], ["to a"]]);
@@ -21,11 +21,11 @@ Deno.test("RecoveryLog.take returns the session and the packets sent to its room
 Deno.test("RecoveryLog finds nothing for an offset it no longer holds, or a session too old", async () => {
   const log = new RecoveryLog(2, 0);
   for (const offset of ["1", "2", "3"]) log.remember(offset, [offset], { rooms: [] }, HOUR);
-  log.saveSession(session("p1", []), HOUR);
+  log.saveSession(session("p1", []), HOUR, "node-a");
   assert.equal(await log.take("p1", "1", HOUR), undefined, "offset 1 fell out of a log of 2");
-  log.saveSession(session("p2", []), HOUR);
+  log.saveSession(session("p2", []), HOUR, "node-a");
   assert.deepStrictEqual((await log.take("p2", "2", HOUR))?.missedPackets, [["3"]]);
-  log.saveSession(session("p3", []), HOUR);
+  log.saveSession(session("p3", []), HOUR, "node-a");
   await new Promise((resolve) => setTimeout(resolve, 5));
   assert.equal(await log.take("p3", "2", 1), undefined, "older than maxAgeMs");
 });
@@ -35,11 +35,25 @@ Deno.test("RecoveryLog.take waits for a session announced a little later, and cl
   log.remember("1", ["x"], { rooms: [] }, HOUR);
   const waiting = log.take("late", "0", HOUR);
   log.remember("2", ["y"], { rooms: [] }, HOUR);
-  log.saveSession(session("late", []), HOUR);
+  log.saveSession(session("late", []), HOUR, "node-a");
   assert.equal(await waiting, undefined, "offset 0 was never logged");
-  log.saveSession(session("again", []), HOUR);
+  log.saveSession(session("again", []), HOUR, "node-a");
   assert.deepStrictEqual((await log.take("again", "1", HOUR))?.missedPackets, [["y"]]);
   const pending = log.take("never", "1", HOUR);
   log.close();
   assert.equal(await pending, undefined);
+});
+
+Deno.test("RecoveryLog.sessionsOf lists the sessions a node announced that may still be recovered", async () => {
+  const log = new RecoveryLog(10, 0);
+  log.remember("1", ["x"], { rooms: [] }, HOUR);
+  log.saveSession(session("a1", []), HOUR, "node-a");
+  log.saveSession(session("a2", []), HOUR, "node-a");
+  log.saveSession(session("b1", []), HOUR, "node-b");
+  assert.ok(await log.take("a2", "1", HOUR), "a2 recovered");
+  const orphans = log.sessionsOf("node-a", HOUR);
+  assert.deepStrictEqual(orphans.map((orphan) => orphan.sid), ["s-a1"]);
+  assert.ok(orphans[0]!.remainingMs > HOUR - 1_000 && orphans[0]!.remainingMs <= HOUR);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.deepStrictEqual(log.sessionsOf("node-a", 1), [], "expired");
 });
