@@ -89,6 +89,7 @@ interface PendingBroadcast {
 const localBroadcast = Adapter.prototype.broadcast;
 
 const DONE: Promise<void> = Promise.resolve();
+const NO_OFFSET: Promise<string> = Promise.resolve("");
 
 type OutgoingClusterMessage = Parameters<ClusterAdapterWithHeartbeat["publish"]>[0];
 
@@ -351,6 +352,9 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
    * @ignore
    */
   protected override doPublish(message: ClusterMessage): Promise<string> {
+    // A closed adapter sends nothing more (its node has said goodbye; a message now would make
+    // the others count it as alive again).
+    if (this.#closed) return NO_OFFSET;
     let publishing: Promise<string>;
     if (
       this.#coalesce && message.type === MessageType.BROADCAST &&

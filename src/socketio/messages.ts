@@ -17,9 +17,8 @@
  * `SIO_HEARTBEAT` (node arrival, liveness, departure), `SIO_REQUEST` (`fetchSockets`,
  * `serverSideEmit`) and `SIO_RESPONSE` (answers addressed to one node).
  *
- * `sessionId` of a room or disconnect command is the target socket id when the command selects
- * exactly one socket (`io.in(socketId)...`), and {@linkcode ANY_SESSION} (`"*"`) otherwise; the
- * `selector` field says which sockets are meant.
+ * `sessionId` of a room or disconnect command is {@linkcode ANY_SESSION} (`"*"`): the `selector`
+ * field says which sockets are meant (one socket is the room named by its id).
  *
  * @module
  */

@@ -7,7 +7,14 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Server } from "socket.io";
 import { ClusterAdapterWithHeartbeat } from "socket.io-adapter";
-import { MemoryBus, MemoryEventStore, MemoryStoreFactory } from "../../mod.ts";
+import {
+  type EventListener,
+  type EventTypeName,
+  MemoryBus,
+  MemoryEventStore,
+  MemoryStoreFactory,
+  type SubscribeOptions,
+} from "../../mod.ts";
 import { createAdapter, StoreFactoryAdapter } from "../../src/socketio/mod.ts";
 import { setupApp } from "./_app.ts";
 import {
@@ -254,6 +261,136 @@ Deno.test("socket.io over the memory bus: remote clients get what local ones get
       const [bytes, user] = await sideArgs;
       assert.deepEqual([...(bytes as Uint8Array)], [3]);
       assert.deepEqual(user, { name: "ada" });
+    } finally {
+      closeClients(clients);
+      for (const { io, factory } of servers) {
+        await io.close();
+        await factory.shutdown();
+      }
+    }
+  }
+});
+
+/** An event store whose first `failures` subscribes of DISPATCH fail (a broker not up yet). */
+class LateEventStore extends MemoryEventStore {
+  failures = 1;
+  override subscribe<T extends EventTypeName>(
+    type: T,
+    listener: EventListener<T>,
+    options?: SubscribeOptions,
+  ): Promise<void> {
+    if (type === "DISPATCH" && this.failures-- > 0) {
+      return Promise.reject(new Error("broker not reachable yet"));
+    }
+    return super.subscribe(type, listener, options);
+  }
+}
+
+Deno.test("socket.io over the memory bus: a server whose cluster subscriptions fail at start retries them and joins the cluster", async () => {
+  const bus = new MemoryBus();
+  const errors: string[] = [];
+  const servers: { io: Server; factory: MemoryStoreFactory; url: string }[] = [];
+  const clients = [];
+  try {
+    for (
+      const events of [
+        new MemoryEventStore({ bus, nodeId: "steady" }),
+        new LateEventStore({ bus, nodeId: "late" }),
+      ]
+    ) {
+      const factory = new MemoryStoreFactory(events);
+      const http = createServer();
+      const io = new Server(http, {
+        adapter: createAdapter(factory, {
+          ...HEARTBEAT,
+          onError: (error, context) =>
+            errors.push(`${events.nodeId} ${context.stage}: ${error.message}`),
+        }),
+      });
+      await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+      servers.push({
+        io,
+        factory,
+        url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
+      });
+    }
+    const [steady, late] = servers as [(typeof servers)[0], (typeof servers)[0]];
+    for (const { io } of servers) {
+      await waitFor("2 servers", async () => (await io.of("/").adapter.serverCount()) === 2);
+    }
+    const client = await connect(late.url, "on-late");
+    clients.push(client);
+    steady.io.emit("hello", "cluster");
+    assert.equal((await received(client, "hello"))[1], "cluster");
+    assert.deepStrictEqual(errors, [
+      "late receive: the cluster subscriptions failed; retrying in 500 ms: broker not reachable yet",
+    ]);
+  } finally {
+    closeClients(clients);
+    for (const { io, factory } of servers) {
+      await io.close();
+      await factory.shutdown();
+    }
+  }
+});
+
+Deno.test("socket.io over the memory bus: closing a server stops the retries of its cluster subscriptions", async () => {
+  const events = new LateEventStore({ nodeId: "never" });
+  events.failures = Infinity;
+  const factory = new MemoryStoreFactory(events);
+  const errors: string[] = [];
+  const io = new Server(createServer(), {
+    adapter: createAdapter(factory, {
+      ...HEARTBEAT,
+      onError: (error) => errors.push(error.message),
+    }),
+  });
+  try {
+    await waitFor("a failed attempt", () => errors.length > 0 || undefined);
+  } finally {
+    // A retry timer left behind would fail this test (Deno's sanitizers).
+    await io.close();
+    await factory.shutdown();
+  }
+  assert.match(errors[0]!, /^the cluster subscriptions failed; retrying in 500 ms: broker not/);
+});
+
+Deno.test("socket.io over the memory bus: a closed adapter publishes nothing more", async () => {
+  for (const coalesce of [true, false]) {
+    const bus = new MemoryBus();
+    const servers: { io: Server; factory: MemoryStoreFactory; url: string }[] = [];
+    const clients = [];
+    try {
+      for (const nodeId of ["closing", "staying"]) {
+        const factory = new MemoryStoreFactory(new MemoryEventStore({ bus, nodeId }));
+        const http = createServer();
+        const io = new Server(http, {
+          adapter: createAdapter(factory, { ...HEARTBEAT, coalesce }),
+        });
+        await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+        servers.push({
+          io,
+          factory,
+          url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
+        });
+      }
+      const [closing, staying] = servers as [(typeof servers)[0], (typeof servers)[0]];
+      for (const { io } of servers) {
+        await waitFor("2 servers", async () => (await io.of("/").adapter.serverCount()) === 2);
+      }
+      const client = await connect(staying.url, "on-staying");
+      clients.push(client);
+      await closing.io.of("/").adapter.close();
+      await waitFor("1 server", async () => (await staying.io.of("/").adapter.serverCount()) === 1);
+      closing.io.emit("late", "from a closed adapter");
+      staying.io.emit("marker");
+      await received(client, "marker");
+      assert.deepStrictEqual(
+        client.received.map((args) => args[0]),
+        ["marker"],
+        `coalesce: ${coalesce}`,
+      );
+      assert.equal(await staying.io.of("/").adapter.serverCount(), 1, "not counted again");
     } finally {
       closeClients(clients);
       for (const { io, factory } of servers) {
