@@ -12,10 +12,16 @@ import {
   type EventTypeName,
   MemoryBus,
   MemoryEventStore,
+  type MemoryEventStoreOptions,
   MemoryStoreFactory,
   type SubscribeOptions,
 } from "../../mod.ts";
-import { createAdapter, StoreFactoryAdapter } from "../../src/socketio/mod.ts";
+import {
+  type AdapterErrorHandler,
+  createAdapter,
+  StoreFactoryAdapter,
+  type StoreFactoryAdapterOptions,
+} from "../../src/socketio/mod.ts";
 import { setupApp } from "./_app.ts";
 import {
   closeClients,
@@ -23,6 +29,7 @@ import {
   connect,
   received,
   recoverySteps,
+  type TestClient,
   type TestNode,
   waitFor,
 } from "./_suite.ts";
@@ -151,34 +158,61 @@ Deno.test("socket.io over the memory bus: a node that arrives later is counted a
   }
 });
 
-Deno.test("socket.io over the memory bus: broadcasts too large together go one by one; one too large alone is reported once", async () => {
-  const bus = new MemoryBus();
-  const errors: string[] = [];
-  const servers: { io: Server; factory: MemoryStoreFactory; url: string }[] = [];
-  const clients = [];
+/** One server of {@linkcode twoServers}. */
+interface PairedServer {
+  readonly io: Server;
+  readonly url: string;
+}
+
+/**
+ * Runs `body` on two servers over `events` (one each), once both count each other; `clients`
+ * collects the test's clients. Closes everything afterwards.
+ */
+async function twoServers(
+  events: readonly [MemoryEventStore, MemoryEventStore],
+  options: StoreFactoryAdapterOptions,
+  body: (servers: [PairedServer, PairedServer], clients: TestClient[]) => Promise<void>,
+): Promise<void> {
+  const servers: (PairedServer & { factory: MemoryStoreFactory })[] = [];
+  const clients: TestClient[] = [];
   try {
-    for (const nodeId of ["big-0", "big-1"]) {
-      const events = new MemoryEventStore({ bus, nodeId, maxMessageBytes: 2048 });
-      const factory = new MemoryStoreFactory(events);
+    for (const store of events) {
+      const factory = new MemoryStoreFactory(store);
       const http = createServer();
       const io = new Server(http, {
-        adapter: createAdapter(factory, {
-          ...HEARTBEAT,
-          onError: (error, context) =>
-            errors.push(`${nodeId} ${context.stage}: ${error.constructor.name}`),
-        }),
+        adapter: createAdapter(factory, { ...HEARTBEAT, ...options }),
       });
       await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
-      servers.push({
-        io,
-        factory,
-        url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
-      });
+      const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+      servers.push({ io, factory, url });
     }
-    const [s0, s1] = servers as [(typeof servers)[0], (typeof servers)[0]];
     for (const { io } of servers) {
       await waitFor("2 servers", async () => (await io.of("/").adapter.serverCount()) === 2);
     }
+    await body([servers[0]!, servers[1]!], clients);
+  } finally {
+    closeClients(clients);
+    for (const { io, factory } of servers) {
+      await io.close();
+      await factory.shutdown();
+    }
+  }
+}
+
+function memoryPair(names: [string, string], options: MemoryEventStoreOptions = {}) {
+  const bus = new MemoryBus();
+  return names.map((nodeId) => new MemoryEventStore({ ...options, bus, nodeId })) as [
+    MemoryEventStore,
+    MemoryEventStore,
+  ];
+}
+
+Deno.test("socket.io over the memory bus: broadcasts too large together go one by one; one too large alone is reported once", async () => {
+  const errors: string[] = [];
+  const onError: AdapterErrorHandler = (error, context) =>
+    errors.push(`${context.stage}: ${error.constructor.name}`);
+  const events = memoryPair(["big-0", "big-1"], { maxMessageBytes: 2048 });
+  await twoServers(events, { onError }, async ([s0, s1], clients) => {
     const local = await connect(s0.url, "local");
     const remote = await connect(s1.url, "remote");
     clients.push(local, remote);
@@ -188,52 +222,29 @@ Deno.test("socket.io over the memory bus: broadcasts too large together go one b
     s0.io.emit("huge", "y".repeat(4000));
     s0.io.emit("after", "ok");
     for (const client of clients) await received(client, "after");
-    const events = (client: { received: unknown[][] }) =>
+    const seen = (client: { received: unknown[][] }) =>
       client.received.map((args) =>
         `${String(args[0])}:${String(args[0] === "big" ? args[1] : "")}`
       );
-    assert.deepEqual(events(remote), ["big:1", "big:2", "big:3", "after:"]);
-    assert.deepEqual(events(local), ["big:1", "big:2", "big:3", "huge:", "after:"]);
-    assert.deepEqual(errors, ["big-0 publish: RangeError"]);
-  } finally {
-    closeClients(clients);
-    for (const { io, factory } of servers) {
-      await io.close();
-      await factory.shutdown();
-    }
-  }
+    assert.deepEqual(seen(remote), ["big:1", "big:2", "big:3", "after:"]);
+    assert.deepEqual(seen(local), ["big:1", "big:2", "big:3", "huge:", "after:"]);
+    assert.deepEqual(errors, ["publish: RangeError"]);
+  });
 });
 
 Deno.test("socket.io over the memory bus: remote clients get what local ones get (ArrayBuffer, toJSON, a payload changed after emit, serverSideEmit)", async () => {
+  class User {
+    name = "ada";
+    password = "secret";
+    toJSON() {
+      return { name: this.name };
+    }
+  }
   for (const coalesce of [true, false]) {
-    const bus = new MemoryBus();
-    const servers: { io: Server; factory: MemoryStoreFactory; url: string }[] = [];
-    const clients = [];
-    try {
-      for (const nodeId of ["wire-0", "wire-1"]) {
-        const factory = new MemoryStoreFactory(new MemoryEventStore({ bus, nodeId }));
-        const http = createServer();
-        const io = new Server(http, {
-          adapter: createAdapter(factory, { ...HEARTBEAT, coalesce }),
-        });
-        await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
-        const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
-        servers.push({ io, factory, url });
-      }
-      const [s0, s1] = servers as [(typeof servers)[0], (typeof servers)[0]];
-      for (const { io } of servers) {
-        await waitFor("2 servers", async () => (await io.of("/").adapter.serverCount()) === 2);
-      }
+    await twoServers(memoryPair(["wire-0", "wire-1"]), { coalesce }, async ([s0, s1], clients) => {
       const local = await connect(s0.url, "local");
       const remote = await connect(s1.url, "remote");
       clients.push(local, remote);
-      class User {
-        name = "ada";
-        password = "secret";
-        toJSON() {
-          return { name: this.name };
-        }
-      }
       s0.io.emit("binary", new Uint8Array([1, 2]).buffer, new User(), new URL("https://x.test/p"));
       // One payload object, changed after each emit of the same tick.
       const payload = { id: 0 };
@@ -261,13 +272,7 @@ Deno.test("socket.io over the memory bus: remote clients get what local ones get
       const [bytes, user] = await sideArgs;
       assert.deepEqual([...(bytes as Uint8Array)], [3]);
       assert.deepEqual(user, { name: "ada" });
-    } finally {
-      closeClients(clients);
-      for (const { io, factory } of servers) {
-        await io.close();
-        await factory.shutdown();
-      }
-    }
+    });
   }
 });
 
@@ -287,51 +292,23 @@ class LateEventStore extends MemoryEventStore {
 }
 
 Deno.test("socket.io over the memory bus: a server whose cluster subscriptions fail at start retries them and joins the cluster", async () => {
-  const bus = new MemoryBus();
   const errors: string[] = [];
-  const servers: { io: Server; factory: MemoryStoreFactory; url: string }[] = [];
-  const clients = [];
-  try {
-    for (
-      const events of [
-        new MemoryEventStore({ bus, nodeId: "steady" }),
-        new LateEventStore({ bus, nodeId: "late" }),
-      ]
-    ) {
-      const factory = new MemoryStoreFactory(events);
-      const http = createServer();
-      const io = new Server(http, {
-        adapter: createAdapter(factory, {
-          ...HEARTBEAT,
-          onError: (error, context) =>
-            errors.push(`${events.nodeId} ${context.stage}: ${error.message}`),
-        }),
-      });
-      await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
-      servers.push({
-        io,
-        factory,
-        url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
-      });
-    }
-    const [steady, late] = servers as [(typeof servers)[0], (typeof servers)[0]];
-    for (const { io } of servers) {
-      await waitFor("2 servers", async () => (await io.of("/").adapter.serverCount()) === 2);
-    }
+  const onError: AdapterErrorHandler = (error, context) =>
+    errors.push(`${context.stage}: ${error.message}`);
+  const bus = new MemoryBus();
+  const events = [
+    new MemoryEventStore({ bus, nodeId: "steady" }),
+    new LateEventStore({ bus, nodeId: "late" }),
+  ] as const;
+  await twoServers(events, { onError }, async ([steady, late], clients) => {
     const client = await connect(late.url, "on-late");
     clients.push(client);
     steady.io.emit("hello", "cluster");
     assert.equal((await received(client, "hello"))[1], "cluster");
     assert.deepStrictEqual(errors, [
-      "late receive: the cluster subscriptions failed; retrying in 500 ms: broker not reachable yet",
+      "receive: the cluster subscriptions failed; retrying in 500 ms: broker not reachable yet",
     ]);
-  } finally {
-    closeClients(clients);
-    for (const { io, factory } of servers) {
-      await io.close();
-      await factory.shutdown();
-    }
-  }
+  });
 });
 
 Deno.test("socket.io over the memory bus: closing a server stops the retries of its cluster subscriptions", async () => {
@@ -357,27 +334,8 @@ Deno.test("socket.io over the memory bus: closing a server stops the retries of 
 
 Deno.test("socket.io over the memory bus: a closed adapter publishes nothing more", async () => {
   for (const coalesce of [true, false]) {
-    const bus = new MemoryBus();
-    const servers: { io: Server; factory: MemoryStoreFactory; url: string }[] = [];
-    const clients = [];
-    try {
-      for (const nodeId of ["closing", "staying"]) {
-        const factory = new MemoryStoreFactory(new MemoryEventStore({ bus, nodeId }));
-        const http = createServer();
-        const io = new Server(http, {
-          adapter: createAdapter(factory, { ...HEARTBEAT, coalesce }),
-        });
-        await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
-        servers.push({
-          io,
-          factory,
-          url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
-        });
-      }
-      const [closing, staying] = servers as [(typeof servers)[0], (typeof servers)[0]];
-      for (const { io } of servers) {
-        await waitFor("2 servers", async () => (await io.of("/").adapter.serverCount()) === 2);
-      }
+    const events = memoryPair(["closing", "staying"]);
+    await twoServers(events, { coalesce }, async ([closing, staying], clients) => {
       const client = await connect(staying.url, "on-staying");
       clients.push(client);
       await closing.io.of("/").adapter.close();
@@ -391,12 +349,6 @@ Deno.test("socket.io over the memory bus: a closed adapter publishes nothing mor
         `coalesce: ${coalesce}`,
       );
       assert.equal(await staying.io.of("/").adapter.serverCount(), 1, "not counted again");
-    } finally {
-      closeClients(clients);
-      for (const { io, factory } of servers) {
-        await io.close();
-        await factory.shutdown();
-      }
-    }
+    });
   }
 });
