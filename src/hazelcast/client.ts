@@ -17,8 +17,9 @@ export type HazelcastClient = Client;
 export type HazelcastClientConfig = ClientConfig;
 
 /**
- * Cluster connect timeout applied when the configuration sets none (`hazelcast-client` itself
- * retries for ever by default): 20 s.
+ * How long the first connect of a client the library creates may take when the configuration
+ * sets no `clusterConnectTimeoutMillis`: 20 s. Later reconnects (after a member outage) are
+ * retried for ever, as `hazelcast-client` does by default.
  */
 export const DEFAULT_CLUSTER_CONNECT_TIMEOUT_MS = 20_000;
 
@@ -31,8 +32,11 @@ export interface HazelcastConnectionOptions {
   readonly client?: HazelcastClient;
   /**
    * Configuration of a client the library creates on first use and shuts down in `shutdown()`.
-   * Without `connectionStrategy.connectionRetry.clusterConnectTimeoutMillis` the connect gives
-   * up after {@linkcode DEFAULT_CLUSTER_CONNECT_TIMEOUT_MS}. Ignored when `client` is given.
+   * Without `connectionStrategy.connectionRetry.clusterConnectTimeoutMillis` the first connect
+   * gives up after {@linkcode DEFAULT_CLUSTER_CONNECT_TIMEOUT_MS} and reconnects are retried for
+   * ever. With it, `hazelcast-client` applies it to reconnects too: a member outage longer than
+   * that shuts the client down for good (subscriptions end, reported to `onError`). Ignored when
+   * `client` is given.
    */
   readonly clientConfig?: HazelcastClientConfig;
 }
@@ -93,7 +97,9 @@ class WatchingLogger implements ILogger {
 /**
  * Creates a `hazelcast-client` and waits until it is connected. Unlike
  * `Client.newHazelcastClient`, it gives up after {@linkcode DEFAULT_CLUSTER_CONNECT_TIMEOUT_MS}
- * when the configuration sets no connect timeout, and it fails with a {@linkcode BackendError}
+ * when the configuration sets no connect timeout (that deadline bounds this first connect only:
+ * the client still reconnects for ever after a later outage), and it fails with a
+ * {@linkcode BackendError}
  * that says which cluster could not be reached where, and why (a wrong cluster name is named as
  * such).
  *
@@ -114,21 +120,54 @@ export async function connectHazelcast(
   config: HazelcastClientConfig = {},
 ): Promise<HazelcastClient> {
   const retry = config.connectionStrategy?.connectionRetry ?? {};
+  const ownDeadline = retry.clusterConnectTimeoutMillis === undefined;
   const timeoutMs = retry.clusterConnectTimeoutMillis ?? DEFAULT_CLUSTER_CONNECT_TIMEOUT_MS;
   const levelName = String(config.properties?.["hazelcast.logging.level"] ?? "INFO").toUpperCase();
   const logger = new WatchingLogger(config.customLogger, LEVEL_NAMES[levelName] ?? LogLevel.INFO);
+  let connected: (() => void) | undefined;
   const effective: ClientConfig = {
     ...config,
     customLogger: logger,
-    connectionStrategy: {
-      ...config.connectionStrategy,
-      connectionRetry: { ...retry, clusterConnectTimeoutMillis: timeoutMs },
-    },
+    // hazelcast-client applies `clusterConnectTimeoutMillis` to every reconnect too, and shuts
+    // the client down for good when one takes longer. The default deadline is this function's
+    // own, for the first connect only: the client itself retries for ever (its own default).
+    ...(ownDeadline
+      ? {
+        connectionStrategy: { ...config.connectionStrategy, asyncStart: true },
+        lifecycleListeners: [
+          ...(config.lifecycleListeners ?? []),
+          (state: string) => {
+            if (state === "CONNECTED") connected?.();
+          },
+        ],
+      }
+      : {}),
   };
   const started = Date.now();
+  let client: HazelcastClient | undefined;
   try {
-    return await Client.newHazelcastClient(effective);
+    if (!ownDeadline) return await Client.newHazelcastClient(effective);
+    const reached = new Promise<void>((resolve) => (connected = resolve));
+    client = await Client.newHazelcastClient(effective);
+    if (client.getCluster().getMembers().length === 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        await Promise.race([
+          reached,
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(
+              () => reject(new Error(`no member accepted the client`)),
+              timeoutMs,
+            );
+          }),
+        ]);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    return client;
   } catch (error) {
+    await client?.shutdown().catch(() => {});
     const cluster = config.clusterName ?? "dev";
     const members = config.network?.clusterMembers?.join(", ") || "127.0.0.1:5701";
     const reason = logger.refusal

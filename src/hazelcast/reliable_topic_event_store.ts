@@ -89,7 +89,8 @@ function positiveInteger(name: string, value: unknown, max = Number.MAX_SAFE_INT
  * trying.
  *
  * **Ring capacity and overflow** are member-side settings of the ring buffer (the client cannot
- * set them): `<ringbuffer name="_hz_rb_<prefix>.*">` with `<capacity>` (Hazelcast's default is
+ * set them), which the member matches by the topic's name without `_hz_rb_`:
+ * `<ringbuffer name="<prefix>.*">` with `<capacity>` (Hazelcast's default is
  * 10 000 items), `<backup-count>` (1 by default; keep ≥ 1 to survive a member loss),
  * `<time-to-live-seconds>` (0 = never expire) and `<in-memory-format>`. Without a TTL the ring is
  * never "full": the oldest item is overwritten. With a TTL, `overloadPolicy` decides what a

@@ -96,6 +96,7 @@ class RingReader {
     readonly settings: RingTopicSettings,
     readonly bigEndian: boolean,
     readonly closing: () => boolean,
+    readonly forget: (reader: RingReader) => void,
   ) {
     this.#next = start;
     this.done = this.#run().catch((error) =>
@@ -149,7 +150,10 @@ class RingReader {
         }
         if (error instanceof ClientNotActiveError) {
           if (!this.closing()) {
-            this.sink.error(
+            // The client will not come back (hazelcast-client ends it after an outage longer
+            // than an explicit clusterConnectTimeoutMillis): the channel has ended.
+            this.forget(this);
+            this.sink.ended(
               new BackendError(
                 "hazelcast",
                 `the client was shut down; subscription to topic ${this.topic} ended`,
@@ -361,7 +365,18 @@ export class RingTopicTransport implements EventTransport {
     this.#readers.get(channel)?.cancel();
     this.#readers.set(
       channel,
-      new RingReader(topic, ring, sink, start, this.#settings, bigEndian, () => this.#closing),
+      new RingReader(
+        topic,
+        ring,
+        sink,
+        start,
+        this.#settings,
+        bigEndian,
+        () => this.#closing,
+        (reader) => {
+          if (this.#readers.get(channel) === reader) this.#readers.delete(channel);
+        },
+      ),
     );
   }
 

@@ -12,12 +12,15 @@ import assert from "node:assert/strict";
 import process from "node:process";
 import { BackendError, PublishMode } from "../../mod.ts";
 import {
+  connectHazelcast,
+  DEFAULT_CLUSTER_CONNECT_TIMEOUT_MS,
   type HazelcastClient,
   HazelcastReliableTopicEventStore,
   HazelcastStoreFactory,
   ringbufferNameOf,
 } from "../../src/hazelcast/mod.ts";
 import {
+  HAZELCAST_CLUSTER_NAME,
   type HazelcastMemberInstance,
   startHazelcastMember,
 } from "../../scripts/services/hazelcast.ts";
@@ -326,6 +329,73 @@ serviceTest(
     } finally {
       await events.shutdown();
       await factory.shutdown();
+      await member.stop();
+    }
+  },
+);
+
+serviceTest(
+  hazelcast,
+  "an owned client on the default connect deadline gives up its first connect after it, but outlives a longer member outage later",
+  async () => {
+    const port = findFreePort(16_500 + Math.floor(Math.random() * 2_000));
+    const config = {
+      clusterName: HAZELCAST_CLUSTER_NAME,
+      network: { clusterMembers: [`127.0.0.1:${port}`] },
+      properties: { "hazelcast.logging.level": "OFF" },
+    };
+    // No member yet: the first connect gives up after the default deadline.
+    const started = Date.now();
+    await assert.rejects(
+      connectHazelcast(config),
+      (error: unknown) =>
+        error instanceof BackendError &&
+        error.message.includes(`within ${DEFAULT_CLUSTER_CONNECT_TIMEOUT_MS} ms`),
+    );
+    assert.ok(Date.now() - started >= DEFAULT_CLUSTER_CONNECT_TIMEOUT_MS - 500);
+
+    let member = await startHazelcastMember({ join: [], port });
+    const p = prefix("outage");
+    const reported: string[] = [];
+    const stores = ["a", "b"].map((nodeId) =>
+      new HazelcastReliableTopicEventStore({
+        clientConfig: config,
+        prefix: p,
+        nodeId,
+        onError: (error) => void reported.push(error.message),
+      })
+    );
+    const [a, b] = stores as [HazelcastReliableTopicEventStore, HazelcastReliableTopicEventStore];
+    try {
+      const rooms: string[] = [];
+      await b.subscribe("JOIN", (message) => void rooms.push(message.room));
+      const join = (room: string) => a.publish("JOIN", { sessionId: "s", namespace: "/", room });
+      await join("before");
+      await until("before", () => rooms.includes("before"));
+      // Down for longer than the first connect's deadline.
+      await member.kill();
+      await sleep(DEFAULT_CLUSTER_CONNECT_TIMEOUT_MS + 3_000);
+      member = await startHazelcastMember({ join: [], port });
+      // The clients reconnect by themselves; publishes go through again.
+      await until("a publish after the outage", async () => {
+        try {
+          await join("after");
+          return true;
+        } catch {
+          return false;
+        }
+      }, 60_000);
+      // The restarted member lost the ring: the reader starts over; later publishes arrive.
+      await until("a message after the outage", async () => {
+        await join("later").catch(() => {});
+        return rooms.includes("later");
+      }, 60_000);
+      assert.ok(
+        !reported.some((message) => message.includes("the client was shut down")),
+        reported.join("\n"),
+      );
+    } finally {
+      await Promise.allSettled(stores.map((store) => store.shutdown()));
       await member.stop();
     }
   },
