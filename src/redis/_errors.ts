@@ -27,7 +27,30 @@ function hintFor(message: string): string {
   return "";
 }
 
-/** Wraps `error` from running `args` in a `BackendError("redis", ...)`. */
+/** Most streams an `XREAD` failure names. */
+const SHOWN_STREAMS = 4;
+
+/**
+ * What an `XREAD` was reading: its stream keys and the id each was read after (the arguments
+ * after `STREAMS`, keys first, then as many ids), e.g. `of stream "p:stream:JOIN" after 1-0`.
+ */
+function xreadTarget(args: readonly string[]): string {
+  const at = args.findIndex((arg) => arg.toUpperCase() === "STREAMS");
+  const rest = at < 0 ? [] : args.slice(at + 1);
+  const count = Math.floor(rest.length / 2);
+  if (count === 0) return "";
+  const shown = [];
+  for (let index = 0; index < Math.min(count, SHOWN_STREAMS); index++) {
+    shown.push(`${JSON.stringify(rest[index]!.slice(0, 80))} after ${rest[count + index]}`);
+  }
+  const more = count > SHOWN_STREAMS ? ` and ${count - SHOWN_STREAMS} more` : "";
+  return ` of stream${count > 1 ? "s" : ""} ${shown.join(", ")}${more}`;
+}
+
+/**
+ * Wraps `error` from running `args` in a `BackendError("redis", ...)` naming the command and its
+ * key (for `XREAD`, the stream keys and the id each was read after).
+ */
 export function commandError(
   args: readonly (string | Uint8Array)[],
   error: unknown,
@@ -38,10 +61,14 @@ export function commandError(
   const [name = "command", key] = args.slice(0, 2).map((arg) =>
     typeof arg === "string" ? arg : `<${arg.byteLength} bytes>`
   );
-  const shownKey = key === undefined ? "" : ` ${JSON.stringify(key.slice(0, 80))}`;
+  const target = name.toUpperCase() === "XREAD"
+    ? xreadTarget(args.map((arg) => typeof arg === "string" ? arg : ""))
+    : key === undefined
+    ? ""
+    : ` ${JSON.stringify(key.slice(0, 80))}`;
   return new BackendError(
     "redis",
-    `${name}${shownKey} failed: ${message}${hintFor(message)}`,
+    `${name}${target} failed: ${message}${hintFor(message)}`,
     { cause: error },
   );
 }

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { ChannelSink } from "../core/mod.ts";
+import { BackendError, type ChannelSink } from "../core/mod.ts";
 import {
   type DedicatedConnection,
   type RedisCommandPort,
@@ -78,6 +78,130 @@ export function deliver(
   return count;
 }
 
+/** Largest value of either part of a stream id (`ms-seq`, both unsigned 64-bit integers). */
+const MAX_ID_PART = 0xffff_ffff_ffff_ffffn;
+const STREAM_ID = /^(\d{1,20})(?:-(\d{1,20}))?$/;
+
+/**
+ * Parses a stream id (`ms-seq`, or `ms` meaning `ms-0` as `XREAD` reads it) into its two parts;
+ * `undefined` for text that is no stream id, or whose parts do not fit in 64 bits (Redis would
+ * answer every `XREAD` naming it with `ERR Invalid stream ID`).
+ */
+export function parseStreamId(id: string): readonly [bigint, bigint] | undefined {
+  const match = STREAM_ID.exec(id);
+  if (!match) return undefined;
+  const ms = BigInt(match[1]!);
+  const seq = BigInt(match[2] ?? "0");
+  return ms > MAX_ID_PART || seq > MAX_ID_PART ? undefined : [ms, seq];
+}
+
+/** Orders two valid stream ids: negative, zero or positive, like `a - b`. */
+export function compareStreamIds(a: string, b: string): number {
+  const [am = 0n, as = 0n] = parseStreamId(a) ?? [];
+  const [bm = 0n, bs = 0n] = parseStreamId(b) ?? [];
+  if (am !== bm) return am < bm ? -1 : 1;
+  return as === bs ? 0 : as < bs ? -1 : 1;
+}
+
+/** What `XINFO STREAM` tells about a stream's ends. */
+export interface StreamInfo {
+  /** Entries in the stream now. */
+  readonly length: number;
+  /** The largest id ever given to an entry (`0-0` for a stream that never had one). */
+  readonly lastGeneratedId: string;
+  /** Id of the oldest entry still there; `undefined` when the stream is empty. */
+  readonly firstEntryId: string | undefined;
+  /** Entries ever added; Redis 7 and later, else `undefined`. */
+  readonly entriesAdded: number | undefined;
+}
+
+/** Anything that sends a command: a port or a dedicated connection. */
+type Sender = { send(args: readonly string[]): Promise<RedisReply> };
+
+/**
+ * `XINFO STREAM key` (the reply is a flat field/value list, over TCP and REST alike), or
+ * `undefined` when the stream does not exist.
+ */
+export async function streamInfo(sender: Sender, key: string): Promise<StreamInfo | undefined> {
+  let reply: RedisReply;
+  try {
+    reply = await sender.send(["XINFO", "STREAM", key]);
+  } catch (error) {
+    if (error instanceof Error && /no such key/i.test(error.message)) return undefined;
+    throw error;
+  }
+  const flat = replyArray(reply);
+  const field = (name: string): RedisReply | undefined => {
+    for (let index = 0; index + 1 < flat.length; index += 2) {
+      if (flat[index] === name) return flat[index + 1];
+    }
+    return undefined;
+  };
+  const text = (name: string) => {
+    const value = field(name);
+    return value === undefined || Array.isArray(value) ? undefined : replyString(value as string);
+  };
+  const first = field("first-entry");
+  const added = text("entries-added");
+  return {
+    length: Number(text("length") ?? 0),
+    lastGeneratedId: text("last-generated-id") ?? "0-0",
+    firstEntryId: first === undefined || first === null
+      ? undefined
+      : replyString(replyArray(first)[0] ?? null),
+    entriesAdded: added === undefined ? undefined : Number(added),
+  };
+}
+
+/**
+ * Checks whether entries after `cursor.lastId` were trimmed away before they were read; if so,
+ * moves the cursor to just before the oldest entry still there (where the next `XREAD` starts
+ * anyway) and returns the report of the gap, once.
+ */
+export async function checkGap(
+  sender: Sender,
+  cursor: StreamCursor,
+): Promise<BackendError | undefined> {
+  const after = cursor.lastId;
+  const info = await streamInfo(sender, cursor.key);
+  return info && gapOf(cursor, after, info);
+}
+
+/** The id just before `id` (`id` is a valid id above `0-0`). */
+function previousId(id: string): string {
+  const [ms, seq] = parseStreamId(id)!;
+  return seq > 0n ? `${ms}-${seq - 1n}` : `${ms - 1n}-${MAX_ID_PART}`;
+}
+
+/**
+ * The gap between `after` and the oldest entry of a stream described by `info`, if any: the
+ * oldest entry is newer than `after` while entries were trimmed from the stream (Redis 7 counts
+ * them: `entries-added` minus `length`). Redis keeps no record of which ids were trimmed, so the
+ * report names the ids between which records were lost, and how many the stream lost in all.
+ */
+export function gapOf(
+  cursor: StreamCursor,
+  after: string,
+  info: StreamInfo,
+): BackendError | undefined {
+  const { firstEntryId } = info;
+  const removed = info.entriesAdded === undefined ? undefined : info.entriesAdded - info.length;
+  if (removed === undefined ? after === "0-0" : removed <= 0) return undefined;
+  const oldest = firstEntryId ?? info.lastGeneratedId;
+  if (compareStreamIds(oldest, after) <= 0) return undefined;
+  if (cursor.lastId !== after) return undefined; // delivery moved on meanwhile
+  cursor.lastId = firstEntryId === undefined ? oldest : previousId(firstEntryId);
+  const count = after === "0-0" && removed !== undefined ? `${removed} ` : "";
+  return new BackendError(
+    "redis",
+    `${count}record(s) of stream ${JSON.stringify(cursor.key)} after id ${after} and before ${
+      firstEntryId === undefined ? "the next record added" : `id ${firstEntryId} (its oldest entry)`
+    } were removed (trimmed to maxLen) before this node read them${
+      removed === undefined || count !== "" ? "" : ` (${removed} trimmed from the stream in all)`
+    }; resuming at ${firstEntryId === undefined ? "the next record added" : `id ${firstEntryId}`}`,
+  );
+}
+
 /** The id of the newest entry of a stream, or `0-0` when it is empty or absent. */
 export async function lastEntryId(port: RedisCommandPort, key: string): Promise<string> {
   const reply = replyArray(await port.send(["XREVRANGE", key, "+", "-", "COUNT", "1"]));
@@ -143,6 +267,11 @@ export class BlockingReader {
     while (!this.#stopped) {
       let reply: RedisReply;
       try {
+        // After a failed read, entries may have been trimmed while this reader was away.
+        if (failures > 0) {
+          const gap = await checkGap(this.#connection, this.#cursor);
+          if (gap && !this.#stopped) this.#cursor.sink.error(gap);
+        }
         reply = await this.#connection.send([
           "XREAD",
           "COUNT",
@@ -173,6 +302,8 @@ export class BlockingReader {
   }
 }
 
+const STOPPED = Symbol("stopped");
+
 /** Reads every open stream of a store with one non-blocking `XREAD`, every `pollIntervalMs`. */
 export class PollingReader {
   readonly #port: RedisCommandPort;
@@ -181,6 +312,10 @@ export class PollingReader {
   readonly #pause = new Pause();
   #running: Promise<void> | undefined;
   #stopped = false;
+  #stop: () => void = () => {};
+  readonly #stopping = new Promise<typeof STOPPED>((resolve) => {
+    this.#stop = () => resolve(STOPPED);
+  });
 
   constructor(port: RedisCommandPort, settings: ReaderSettings) {
     this.#port = port;
@@ -205,7 +340,13 @@ export class PollingReader {
       const cursors = [...this.#cursors.entries()];
       let reply: RedisReply;
       try {
-        reply = await this.#port.send([
+        // After a failed read, entries may have been trimmed while this reader was away.
+        if (failures > 0) {
+          const checked = this.#checkGaps(cursors);
+          checked.catch(() => {});
+          if (await Promise.race([checked, this.#stopping]) === STOPPED) break;
+        }
+        const reading = this.#port.send([
           "XREAD",
           "COUNT",
           String(this.#settings.count),
@@ -213,6 +354,11 @@ export class PollingReader {
           ...cursors.map(([, cursor]) => cursor.key),
           ...cursors.map(([, cursor]) => cursor.lastId),
         ]);
+        // stop() does not wait for a request that hangs (it ends at its commandTimeoutMs).
+        reading.catch(() => {});
+        const read = await Promise.race([reading, this.#stopping]);
+        if (read === STOPPED) break;
+        reply = read;
         failures = 0;
       } catch (error) {
         if (this.#stopped) break;
@@ -242,9 +388,20 @@ export class PollingReader {
     if (!this.#stopped && this.#cursors.size > 0) this.#running = this.#loop();
   }
 
-  /** Stops polling. */
+  async #checkGaps(cursors: readonly [string, StreamCursor][]): Promise<void> {
+    const gaps = await Promise.all(
+      cursors.map(([, cursor]) => checkGap(this.#port, cursor)),
+    );
+    cursors.forEach(([channel, cursor], index) => {
+      const gap = gaps[index];
+      if (gap && !this.#stopped && this.#cursors.get(channel) === cursor) cursor.sink.error(gap);
+    });
+  }
+
+  /** Stops polling, without waiting for a read in flight. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#stop();
     this.#cursors.clear();
     this.#pause.wake();
     await this.#running;

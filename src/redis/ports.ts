@@ -14,7 +14,10 @@ export type RedisClientInput = NodeRedisClient | UpstashRedisClient | RedisComma
 
 /** Options that shape the port made from a client. */
 export interface RedisPortOptions {
-  /** TCP only: how long a command may wait for its reply; 10 000 ms by default. */
+  /**
+   * How long a command may wait for its reply before it rejects with a `BackendError`; 10 000 ms
+   * by default. Over REST it bounds each HTTP request (aborted at the deadline).
+   */
   readonly commandTimeoutMs?: number;
 }
 
@@ -40,7 +43,12 @@ export function portFor(
       options.commandTimeoutMs === undefined ? {} : { commandTimeoutMs: options.commandTimeoutMs },
     );
   }
-  if (isUpstashClient(client)) return upstashPort(client);
+  if (isUpstashClient(client)) {
+    return upstashPort(
+      client,
+      options.commandTimeoutMs === undefined ? {} : { commandTimeoutMs: options.commandTimeoutMs },
+    );
+  }
   throw new TypeError(
     "client must be a node-redis client (createClient() of the `redis` package), an @upstash/redis client (new Redis({ url, token })) or a RedisCommandPort",
   );

@@ -25,7 +25,9 @@ interface UpstashResponse {
 }
 
 interface UpstashRequester {
-  request(req: { path?: string[]; body?: unknown }): Promise<unknown>;
+  request(
+    req: { path?: string[]; body?: unknown; signal?: () => AbortSignal },
+  ): Promise<unknown>;
 }
 
 /** Options of {@linkcode upstashPort}. */
@@ -37,6 +39,12 @@ export interface UpstashPortOptions {
    * still sent, alone); 4 MiB by default.
    */
   readonly maxBatchChars?: number;
+  /**
+   * How long one request may wait for its reply before its commands reject with a
+   * `BackendError` (the request is aborted through the client's `signal` support); 10 000 ms by
+   * default, like `commandTimeoutMs` over TCP.
+   */
+  readonly commandTimeoutMs?: number;
 }
 
 function requesterOf(client: UpstashRedisClient): UpstashRequester | undefined {
@@ -59,6 +67,8 @@ function normalize(value: unknown): RedisReply {
 
 interface Pending {
   readonly args: readonly string[];
+  /** `performance.now()` when the command was issued: its deadline counts from then. */
+  readonly issuedAt: number;
   readonly resolve: (reply: RedisReply) => void;
   readonly reject: (error: Error) => void;
 }
@@ -68,6 +78,7 @@ class UpstashPort implements RedisCommandPort {
   readonly #requester: UpstashRequester;
   readonly #maxBatch: number;
   readonly #maxBatchChars: number;
+  readonly #timeoutMs: number;
   #queue: Pending[] = [];
   #flushing = false;
 
@@ -80,6 +91,11 @@ class UpstashPort implements RedisCommandPort {
     if (!Number.isSafeInteger(maxBatchChars) || maxBatchChars < 1) {
       throw new RangeError(`maxBatchChars must be a positive integer, received ${maxBatchChars}`);
     }
+    const timeoutMs = options.commandTimeoutMs ?? 10_000;
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+      throw new RangeError(`commandTimeoutMs must be a positive number, received ${timeoutMs}`);
+    }
+    this.#timeoutMs = timeoutMs;
     this.#requester = requester;
     this.#maxBatch = maxBatch;
     this.#maxBatchChars = maxBatchChars;
@@ -87,7 +103,7 @@ class UpstashPort implements RedisCommandPort {
 
   send(args: readonly string[]): Promise<RedisReply> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ args, resolve, reject });
+      this.#queue.push({ args, issuedAt: performance.now(), resolve, reject });
       if (!this.#flushing) {
         this.#flushing = true;
         queueMicrotask(() => void this.#flush());
@@ -99,10 +115,10 @@ class UpstashPort implements RedisCommandPort {
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, this.#batchLength());
       try {
-        const responses = await this.#requester.request({
-          path: ["pipeline"],
-          body: batch.map((pending) => pending.args),
-        });
+        // The oldest command of the batch sets its deadline: one stuck behind a hung request
+        // does not wait for a second timeout of its own.
+        const left = batch[0]!.issuedAt + this.#timeoutMs - performance.now();
+        const responses = await this.#request(batch.map((pending) => pending.args), left);
         if (!Array.isArray(responses) || responses.length !== batch.length) {
           throw new Error(
             `the REST endpoint answered a pipeline of ${batch.length} commands with ${
@@ -118,6 +134,36 @@ class UpstashPort implements RedisCommandPort {
       }
     }
     this.#flushing = false;
+  }
+
+  /**
+   * One `/pipeline` request, within `commandTimeoutMs`: at the deadline the request is aborted
+   * (a signal function makes `@upstash/redis` rethrow the abort instead of answering it with a
+   * made-up result) and rejected here, even if the client went on waiting.
+   */
+  async #request(body: readonly (readonly string[])[], left: number): Promise<unknown> {
+    if (left <= 0) throw this.#timeoutError("waiting behind an earlier request");
+    const controller = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = this.#timeoutError("the REST endpoint did not answer");
+        controller.abort(error);
+        reject(error);
+      }, left);
+    });
+    try {
+      return await Promise.race([
+        this.#requester.request({ path: ["pipeline"], body, signal: () => controller.signal }),
+        deadline,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #timeoutError(why: string): Error {
+    return new Error(`no reply within ${this.#timeoutMs} ms (commandTimeoutMs): ${why}`);
   }
 
   /** How many queued commands go into the next request (at least one). */

@@ -21,10 +21,14 @@ import { streamKey } from "./keys.ts";
 import { portFor, type RedisClientInput, type RedisPortOptions } from "./ports.ts";
 import {
   BlockingReader,
+  compareStreamIds,
+  gapOf,
   lastEntryId,
+  parseStreamId,
   PollingReader,
   type ReaderSettings,
   type StreamCursor,
+  streamInfo,
 } from "./_stream_readers.ts";
 import { RECORD_FIELD, toWire } from "./_wire.ts";
 
@@ -53,8 +57,6 @@ export interface RedisStreamEventStoreOptions extends EventStoreOptions, RedisPo
   /** Entries fetched per `XREAD`; 256 by default. */
   readonly readCount?: number;
 }
-
-const STREAM_ID = /^\d{1,20}(-\d{1,20})?$/;
 
 function positiveInteger(name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value <= 0) {
@@ -125,9 +127,9 @@ class StreamTransport implements EventTransport {
   }
 
   async open(channel: string, sink: ChannelSink, fromOffset?: string): Promise<void> {
-    if (fromOffset !== undefined && !STREAM_ID.test(fromOffset)) {
+    if (fromOffset !== undefined && parseStreamId(fromOffset) === undefined) {
       throw new TypeError(
-        `fromOffset of a Redis stream is a stream id such as 1700000000000-0, received ${
+        `fromOffset of a Redis stream is a stream id such as 1700000000000-0 (two integers up to 2^64-1), received ${
           JSON.stringify(fromOffset)
         }`,
       );
@@ -138,13 +140,36 @@ class StreamTransport implements EventTransport {
       lastId: fromOffset ?? await lastEntryId(this.#port, key),
       sink,
     };
+    const gap = fromOffset === undefined ? undefined : await this.#checkOffset(cursor, fromOffset);
     if (this.#poller) {
       this.#poller.add(channel, cursor);
-      return;
+    } else {
+      const connection = await this.#port.dedicated!();
+      connection.onError((error) => sink.error(error));
+      this.#blocking.set(channel, new BlockingReader(connection, cursor, this.#settings));
     }
-    const connection = await this.#port.dedicated!();
-    connection.onError((error) => sink.error(error));
-    this.#blocking.set(channel, new BlockingReader(connection, cursor, this.#settings));
+    // Reported once the subscription stands: a failed open reports nothing but its rejection.
+    if (gap) sink.error(gap);
+  }
+
+  /**
+   * Checks a `fromOffset` against the stream (one `XINFO STREAM`): past the last id ever given
+   * → `RangeError`; older than entries trimmed away → the cursor moves to the oldest entry
+   * still there, and the gap is returned for reporting.
+   */
+  async #checkOffset(cursor: StreamCursor, fromOffset: string): Promise<Error | undefined> {
+    const info = await streamInfo(this.#port, cursor.key);
+    const last = info?.lastGeneratedId ?? "0-0";
+    if (compareStreamIds(fromOffset, last) > 0) {
+      throw new RangeError(
+        `fromOffset ${fromOffset} is past the end of stream ${JSON.stringify(cursor.key)}: ${
+          info === undefined
+            ? "the stream does not exist (no record was ever added to it)"
+            : `its last id is ${last}`
+        }, so no record ${fromOffset} exists`,
+      );
+    }
+    return info && gapOf(cursor, fromOffset, info);
   }
 
   async close(channel: string): Promise<void> {
@@ -171,7 +196,14 @@ class StreamTransport implements EventTransport {
  * `subscribe(type, listener, { fromOffset })` delivers the entries after it. Over TCP each
  * channel is read with a blocking `XREAD` on a dedicated connection; over REST every channel is
  * polled with one `XREAD`. After a reconnect, reading goes on from the last delivered id, so every
- * entry whose publish resolved is delivered (possibly twice after a failure).
+ * entry whose publish resolved is delivered (possibly twice after a failure), unless trimming
+ * removed it first.
+ *
+ * A `fromOffset` whose parts do not fit in 64 bits rejects with a `TypeError`, one past the
+ * stream's last id with a `RangeError` naming both. Entries trimmed away (`maxLen`) before this
+ * node read them, whether older than `fromOffset` or missed during an outage (checked when the
+ * channel opens and after a failed read, never on every read), are reported once to `onError` as a
+ * `BackendError` naming the ids between which they went; delivery goes on from the oldest entry.
  *
  * @example
  * ```ts ignore
