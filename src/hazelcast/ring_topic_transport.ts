@@ -122,6 +122,30 @@ class RingReader {
     );
   }
 
+  /**
+   * After a failed read: a ring whose tail is now below the next sequence to read started over
+   * (a member restart lost its data), and a read there would skip what is published first.
+   */
+  async #checkReset(): Promise<void> {
+    const tail = await this.ring.tailSequence().then((long) => long.toNumber(), () => NaN);
+    if (Number.isFinite(tail) && this.#next > tail + 1) await this.#restartFromHead(tail + 1);
+  }
+
+  /** The ring started over (its sequences now end before `#next`): read it from its head. */
+  async #restartFromHead(seen: number): Promise<void> {
+    const head = await this.ring.headSequence().then((long) => long.toNumber(), () => 0);
+    this.sink.error(
+      new BackendError(
+        "hazelcast",
+        `the ring buffer of topic ${this.topic} started over (a member restart lost its data): ` +
+          `this node was at sequence ${this.#next}, the ring is at ${seen}; reading it again ` +
+          `from sequence ${head} (messages published during the outage may be lost, and offsets ` +
+          "start again from there)",
+      ),
+    );
+    this.#next = head;
+  }
+
   async #run(): Promise<void> {
     let delay = this.settings.retryDelayMs;
     while (!this.#cancelled) {
@@ -181,6 +205,7 @@ class RingReader {
         await this.#pause.sleep(delay);
         delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
         if (!this.settings.reliable) this.#skipToTail = true;
+        else await this.#checkReset();
         continue;
       }
       delay = this.settings.retryDelayMs;
@@ -188,7 +213,14 @@ class RingReader {
       const size = result.size();
       if (size > 0) {
         const first = result.getSequence(0).toNumber();
-        if (first > this.#next) this.#lost(first - this.#next, this.#next);
+        if (first < this.#next) {
+          // The member skipped ahead to what is there now: the ring started over. At-most-once
+          // takes what comes; reliable reads the new ring from its head.
+          if (this.settings.reliable) {
+            await this.#restartFromHead(first);
+            continue;
+          }
+        } else if (first > this.#next) this.#lost(first - this.#next, this.#next);
       }
       for (let index = 0; index < size && !this.#cancelled; index++) {
         const sequence = result.getSequence(index).toString();
