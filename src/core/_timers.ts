@@ -12,3 +12,19 @@ export function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
     (timer as { unref?: () => void }).unref?.();
   }
 }
+
+/**
+ * Resolves with `promise`, or rejects with `onTimeout()` after `ms`; the timer never outlives the
+ * race.
+ */
+export function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  onTimeout: () => Error,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

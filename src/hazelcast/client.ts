@@ -9,6 +9,7 @@
 
 import { Client, type ClientConfig, type ILogger, LogLevel } from "hazelcast-client";
 import { BackendError } from "../core/mod.ts";
+import { withTimeout } from "../core/_timers.ts";
 
 /** A connected `hazelcast-client` instance. */
 export type HazelcastClient = Client;
@@ -150,20 +151,7 @@ export async function connectHazelcast(
     const reached = new Promise<void>((resolve) => (connected = resolve));
     client = await Client.newHazelcastClient(effective);
     if (client.getCluster().getMembers().length === 0) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      try {
-        await Promise.race([
-          reached,
-          new Promise<never>((_, reject) => {
-            timer = setTimeout(
-              () => reject(new Error(`no member accepted the client`)),
-              timeoutMs,
-            );
-          }),
-        ]);
-      } finally {
-        clearTimeout(timer);
-      }
+      await withTimeout(reached, timeoutMs, () => new Error("no member accepted the client"));
     }
     return client;
   } catch (error) {

@@ -58,22 +58,6 @@ export function assertUsable(nc: NatsConnection, operation: string): void {
   }
 }
 
-/**
- * Resolves with `promise`, or rejects with `onTimeout()` after `ms`; the timer never outlives the
- * race.
- */
-export function withTimeout<T>(
-  promise: Promise<T>,
-  ms: number,
-  onTimeout: () => Error,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(onTimeout()), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 /** Wraps a client failure in a {@linkcode BackendError} naming what could not be done. */
 export function backendError(what: string, cause: unknown): BackendError {
   if (cause instanceof BackendError) return cause;

@@ -20,6 +20,7 @@ import {
   resolvePrefix,
 } from "../core/mod.ts";
 import { DeadlineWatch } from "../core/_deadlines.ts";
+import { withTimeout } from "../core/_timers.ts";
 import {
   assertFitsServer,
   assertNatsConnection,
@@ -31,7 +32,6 @@ import {
   positiveInteger,
   resolveMaxMessageBytes,
   subjectOf,
-  withTimeout,
 } from "./_shared.ts";
 
 /** Default bound on waiting for the server (publish confirmation, subscription, drain). */

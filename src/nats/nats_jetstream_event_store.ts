@@ -43,9 +43,9 @@ import {
   resolveMaxMessageBytes,
   streamNameOf,
   subjectOf,
-  withTimeout,
 } from "./_shared.ts";
 import { DEFAULT_NATS_TIMEOUT_MS } from "./nats_event_store.ts";
+import { withTimeout } from "../core/_timers.ts";
 
 /** Retention limits of the stream a {@linkcode NatsJetStreamEventStore} creates. */
 export interface JetStreamRetention {

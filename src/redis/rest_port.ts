@@ -15,6 +15,7 @@
 
 import type { RedisCommandPort, RedisReply } from "./command_port.ts";
 import { commandError } from "./_errors.ts";
+import { withTimeout } from "../core/_timers.ts";
 
 /** An `@upstash/redis` client (`new Redis({ url, token })`), any 1.x version. */
 export type UpstashRedisClient = object;
@@ -144,22 +145,15 @@ class UpstashPort implements RedisCommandPort {
   async #request(body: readonly (readonly string[])[], left: number): Promise<unknown> {
     if (left <= 0) throw this.#timeoutError("waiting behind an earlier request");
     const controller = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+    return await withTimeout(
+      this.#requester.request({ path: ["pipeline"], body, signal: () => controller.signal }),
+      left,
+      () => {
         const error = this.#timeoutError("the REST endpoint did not answer");
         controller.abort(error);
-        reject(error);
-      }, left);
-    });
-    try {
-      return await Promise.race([
-        this.#requester.request({ path: ["pipeline"], body, signal: () => controller.signal }),
-        deadline,
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+        return error;
+      },
+    );
   }
 
   #timeoutError(why: string): Error {
