@@ -9,6 +9,8 @@
 import type { DedicatedConnection, RedisCommandPort, RedisReply } from "./command_port.ts";
 import { DeadlineWatch } from "../core/_deadlines.ts";
 import { commandError, connectionError } from "./_errors.ts";
+import { connectOrFail, FLAT_MAPS, normalize, UNLIMITED } from "./_node_redis.ts";
+import { NodeRedisConnection } from "./_tcp_dedicated.ts";
 
 /** node-redis command options this module uses. */
 export interface NodeRedisCommandOptions {
@@ -40,8 +42,11 @@ export interface NodeRedisClient {
   duplicate(): NodeRedisClient;
   /** Closes the connection at once. */
   destroy(): void;
-  /** Registers an event listener (`error`). */
-  on(event: "error", listener: (error: Error) => void): unknown;
+  /**
+   * Registers an event listener: `error`, or `terminated` (node-redis 6: its
+   * `reconnectStrategy` gave up and the client is closed for good).
+   */
+  on(event: "error" | "terminated", listener: (error: Error) => void): unknown;
   /** Removes an event listener. */
   off?(event: "error", listener: (error: Error) => void): unknown;
   /** Subscribes to a channel; the listener gets each message as text. */
@@ -64,137 +69,12 @@ export interface NodeRedisPortOptions {
   readonly commandTimeoutMs?: number;
 }
 
-/** RESP3 map type code; mapped to a flat array so replies have the RESP2 shape. */
-const RESP3_MAP = 37;
-const FLAT_MAPS: NodeRedisCommandOptions = { typeMapping: { [RESP3_MAP]: Array } };
-/** Commands on dedicated connections (blocking reads) wait as long as they need. */
-const UNLIMITED: NodeRedisCommandOptions = { ...FLAT_MAPS, timeout: 0 };
-
 /** Whether `value` looks like a node-redis client. */
 export function isNodeRedisClient(value: unknown): value is NodeRedisClient {
   const candidate = value as Partial<NodeRedisClient> | null;
   return typeof candidate === "object" && candidate !== null &&
     typeof candidate.sendCommand === "function" && typeof candidate.duplicate === "function" &&
     typeof candidate.connect === "function";
-}
-
-/** Copy on write: an array already in RESP2 shape (the usual case) is returned as it is. */
-function normalizeArray(reply: readonly unknown[]): RedisReply {
-  let out: RedisReply[] | undefined;
-  for (let index = 0; index < reply.length; index++) {
-    const item = reply[index];
-    const normal = normalize(item);
-    if (normal !== item) out ??= reply.slice(0, index) as RedisReply[];
-    if (out) out[index] = normal;
-  }
-  return (out ?? reply) as RedisReply;
-}
-
-function normalize(reply: unknown): RedisReply {
-  if (reply === null || reply === undefined) return null;
-  if (typeof reply === "string" || typeof reply === "number") return reply;
-  if (Array.isArray(reply)) return normalizeArray(reply);
-  if (typeof reply === "bigint" || typeof reply === "boolean") return Number(reply);
-  if (reply instanceof Uint8Array) return new TextDecoder().decode(reply);
-  if (reply instanceof Map) {
-    return [...reply].flatMap(([key, value]) => [normalize(key), normalize(value)]);
-  }
-  if (typeof reply === "object") {
-    return Object.entries(reply).flatMap(([key, value]) => [key, normalize(value)]);
-  }
-  return String(reply);
-}
-
-/**
- * Connects a client, rejecting on the first error it reports while connecting: node-redis keeps
- * retrying a refused connection or a wrong password in the background, and its `connect()`
- * promise would otherwise wait for as long as that lasts.
- */
-async function connectOrFail(client: NodeRedisClient): Promise<void> {
-  let onError: ((error: Error) => void) | undefined;
-  const failed = new Promise<never>((_, reject) => {
-    onError = (error) => reject(error);
-  });
-  failed.catch(() => {});
-  client.on("error", onError!);
-  try {
-    await Promise.race([client.connect(), failed]);
-  } finally {
-    client.off?.("error", onError!);
-  }
-}
-
-class NodeRedisConnection implements DedicatedConnection {
-  readonly #client: NodeRedisClient;
-  readonly #handlers = new Set<(error: Error) => void>();
-  readonly #closing: Promise<never>;
-  #markClosed: () => void = () => {};
-  #closed = false;
-
-  constructor(client: NodeRedisClient) {
-    this.#client = client;
-    this.#closing = new Promise<never>((_, reject) => {
-      this.#markClosed = () => reject(new Error("the dedicated connection was closed"));
-    });
-    this.#closing.catch(() => {});
-    client.on("error", (error) => {
-      if (this.#closed) return;
-      for (const handler of this.#handlers) handler(connectionError("dedicated connection", error));
-    });
-  }
-
-  /** Runs `operation`, failing at once if the connection is (or gets) closed. */
-  async #guard<T>(args: readonly string[], operation: () => Promise<T>): Promise<T> {
-    try {
-      if (this.#closed) throw new Error("the dedicated connection was closed");
-      return await Promise.race([operation(), this.#closing]);
-    } catch (error) {
-      throw commandError(args, error);
-    }
-  }
-
-  async connect(): Promise<void> {
-    try {
-      await connectOrFail(this.#client);
-    } catch (error) {
-      await this.close();
-      throw connectionError("opening a dedicated Redis connection (client.duplicate())", error);
-    }
-  }
-
-  async send(args: readonly string[]): Promise<RedisReply> {
-    return normalize(await this.#guard(args, () => this.#client.sendCommand(args, UNLIMITED)));
-  }
-
-  subscribe(channel: string, listener: (message: string) => void): Promise<void> {
-    return this.#guard(
-      ["SUBSCRIBE", channel],
-      () => this.#client.subscribe(channel, (message) => listener(message)),
-    );
-  }
-
-  unsubscribe(channel: string): Promise<void> {
-    return this.#guard(["UNSUBSCRIBE", channel], () => this.#client.unsubscribe(channel));
-  }
-
-  onError(handler: (error: Error) => void): void {
-    this.#handlers.add(handler);
-  }
-
-  close(): Promise<void> {
-    if (!this.#closed) {
-      this.#closed = true;
-      this.#handlers.clear();
-      this.#markClosed();
-      try {
-        this.#client.destroy();
-      } catch {
-        // never connected, or already closed
-      }
-    }
-    // Let the socket's close settle before callers check for leaks.
-    return new Promise((resolve) => setTimeout(resolve, 0));
-  }
 }
 
 class NodeRedisPort implements RedisCommandPort {
@@ -301,7 +181,7 @@ class NodeRedisPort implements RedisCommandPort {
     } catch (error) {
       throw connectionError("duplicating the Redis client", error);
     }
-    const connection = new NodeRedisConnection(duplicate);
+    const connection = new NodeRedisConnection(duplicate, () => this.#client.duplicate());
     this.#dedicated.add(connection);
     try {
       await connection.connect();

@@ -6,23 +6,26 @@
  * - a first connect that was refused is not remembered: once Redis is reachable, storage and
  *   events work on the same client (node-redis reconnects by itself);
  * - a session destroy that failed during an outage can be retried once Redis is back, and the
- *   session's hash is then gone.
+ *   session's hash is then gone;
+ * - a dedicated connection (subscriptions, blocking reads) whose `reconnectStrategy` gave up is
+ *   replaced: Pub/Sub delivery resumes, and a stream entry added during the outage is delivered.
  *
  * Deno only (`Deno.listen` / `Deno.connect` make the proxy).
  */
 
 import assert from "node:assert/strict";
 import { createClient } from "redis";
-import { BackendError, StoreDestroyedError } from "../../mod.ts";
+import { BackendError, type EventStore, StoreDestroyedError } from "../../mod.ts";
 import {
   type NodeRedisClient,
+  RedisPubSubEventStore,
   RedisStoreFactory,
   RedisStreamEventStore,
 } from "../../src/redis/mod.ts";
 import { REDIS_PORT } from "../../scripts/services/redis.ts";
 import { Inbox, within } from "../conformance/_helpers.ts";
 import { requireService, serviceTest } from "../_services.ts";
-import { closeClient, outOfTheWayPort, rawClient, testPrefix } from "./_redis.ts";
+import { closeClient, outOfTheWayPort, rawClient, tcpClient, testPrefix } from "./_redis.ts";
 
 const redis = await requireService("redis");
 
@@ -86,16 +89,42 @@ class RedisProxy {
   }
 }
 
-/** A node-redis client on the proxy that retries every 20 ms (as node-redis does by default). */
-function proxiedClient(proxy: RedisProxy) {
+/**
+ * A node-redis client on the proxy that retries every 20 ms (as node-redis does by default), or
+ * gives up after `retries` retries.
+ */
+function proxiedClient(proxy: RedisProxy, retries = Infinity) {
   const client = createClient({
     url: `redis://127.0.0.1:${proxy.port}`,
-    socket: { reconnectStrategy: () => 20 },
+    socket: {
+      reconnectStrategy: (attempt: number) =>
+        attempt >= retries ? new Error(`gave up after ${retries} retries`) : 20,
+    },
   });
   client.on("error", () => {
     // reported through the stores under test
   });
   return client;
+}
+
+/**
+ * Shuts stores down, giving up after 5 s: a shutdown that hangs (the bug some tests here look
+ * for) then fails the test through the resources it leaves open instead of stalling the run.
+ */
+async function cleanUp(stores: readonly EventStore[]): Promise<void> {
+  await within(Promise.allSettled(stores.map((store) => store.shutdown())), "shutdown", 5_000)
+    .catch(() => {});
+}
+
+/** Resolves once the client has noticed that Redis went away, and its duplicates too. */
+async function offline(client: { readonly isReady: boolean }): Promise<void> {
+  await within(
+    (async () => {
+      while (client.isReady) await new Promise((resolve) => setTimeout(resolve, 10));
+    })(),
+    "the client noticing the outage",
+  );
+  await new Promise((resolve) => setTimeout(resolve, 100));
 }
 
 serviceTest(
@@ -182,6 +211,135 @@ serviceTest(
       closeClient(raw);
       await factory.shutdown();
       closeClient(client);
+      await proxy.cut();
+    }
+  },
+);
+
+serviceTest(
+  redis,
+  "nodeRedisPort: a dedicated connection whose reconnectStrategy gave up is replaced; subscriptions and blocking reads resume",
+  async () => {
+    const proxy = new RedisProxy();
+    proxy.open();
+    const client = proxiedClient(proxy, 2);
+    const direct = tcpClient();
+    const prefix = testPrefix("tcp-replaced");
+    const errors: Error[] = [];
+    const onError = (error: Error) => void errors.push(error);
+    const proxied = client as unknown as NodeRedisClient;
+    const fromDirect = direct as unknown as NodeRedisClient;
+    const stores: EventStore[] = [
+      new RedisPubSubEventStore({ client: proxied, prefix, nodeId: "a", onError }),
+      new RedisStreamEventStore({ client: proxied, prefix, nodeId: "a", read: "block", onError }),
+    ];
+    const [pubSub, streams] = stores as [RedisPubSubEventStore, RedisStreamEventStore];
+    const pubSubPeer = new RedisPubSubEventStore({ client: fromDirect, prefix, nodeId: "b" });
+    const streamsPeer = new RedisStreamEventStore({ client: fromDirect, prefix, nodeId: "b" });
+    stores.push(pubSubPeer, streamsPeer);
+    const join = (room: string) => ({ sessionId: "s1", namespace: "/", room });
+    try {
+      const pubSubInbox = await new Inbox().listen(pubSub, "JOIN");
+      const streamsInbox = await new Inbox().listen(streams, "JOIN");
+      await pubSubPeer.publish("JOIN", join("before"));
+      await streamsPeer.publish("JOIN", join("before"));
+      await pubSubInbox.waitFor(1, "a Pub/Sub JOIN before the outage");
+      await streamsInbox.waitFor(1, "a stream JOIN before the outage");
+
+      // Redis goes away for longer than the clients' 2 retries: the user's client gives up, and
+      // so do the store's duplicates of it, which retry on the same schedule.
+      const terminated = new Promise((resolve) => client.on("terminated", resolve));
+      await proxy.cut();
+      await within(terminated, "node-redis giving up on the user's client");
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await streamsPeer.publish("JOIN", join("during"));
+      proxy.open(); // Redis is back; the replacements connect within about a second
+
+      const [, during] = await streamsInbox.waitFor(2, "the stream JOIN added during the outage");
+      assert.equal(during?.type === "JOIN" && during.room, "during");
+      // Pub/Sub keeps nothing for a subscriber that is away: publish until one arrives.
+      let sent = 0;
+      await within(
+        (async () => {
+          while (pubSubInbox.messages.length < 2) {
+            await pubSubPeer.publish("JOIN", join(`after-${sent++}`));
+            await new Promise((resolve) => setTimeout(resolve, 50));
+          }
+        })(),
+        "a Pub/Sub JOIN after Redis came back",
+      );
+      assert.match(String((pubSubInbox.messages[1] as { room?: string }).room), /^after-/);
+      const gaveUp = errors.filter((error) => /reconnectStrategy gave up/.test(error.message));
+      assert.equal(gaveUp.length, 2, "each dedicated connection reported giving up once");
+      assert.ok(gaveUp.every((error) => error instanceof BackendError));
+      assert.match(gaveUp[0]!.message, /a new connection replaces it in 1000 ms/);
+    } finally {
+      await cleanUp(stores);
+      const raw = await rawClient();
+      try {
+        await raw.del(`${prefix}:stream:JOIN`);
+      } finally {
+        closeClient(raw);
+      }
+      closeClient(client);
+      closeClient(direct);
+      await proxy.cut();
+    }
+  },
+);
+
+serviceTest(
+  redis,
+  "RedisPubSubEventStore: unsubscribe and shutdown while Redis is unreachable return at once; the channel stays unsubscribed after",
+  async () => {
+    const proxy = new RedisProxy();
+    proxy.open();
+    const client = proxiedClient(proxy);
+    const direct = tcpClient();
+    const prefix = testPrefix("tcp-offline-unsubscribe");
+    const onError = () => {};
+    const store = new RedisPubSubEventStore({
+      client: client as unknown as NodeRedisClient,
+      prefix,
+      nodeId: "a",
+      onError,
+    });
+    const peer = new RedisPubSubEventStore({
+      client: direct as unknown as NodeRedisClient,
+      prefix,
+      nodeId: "b",
+    });
+    const join = (room: string) => ({ sessionId: "s1", namespace: "/", room });
+    try {
+      const joins = await new Inbox().listen(store, "JOIN");
+      const leaves = await new Inbox().listen(store, "LEAVE");
+      await peer.publish("JOIN", join("before"));
+      await joins.waitFor(1, "a JOIN before the outage");
+
+      await proxy.cut(); // node-redis goes on reconnecting every 20 ms
+      await offline(client);
+      await within(store.unsubscribe("JOIN"), "unsubscribe while Redis is unreachable", 2_000);
+      proxy.open();
+      // The LEAVE subscription was renewed by node-redis; the JOIN one must not have been.
+      await within(
+        (async () => {
+          while (leaves.messages.length === 0) {
+            await peer.publish("JOIN", join("after"));
+            await peer.publish("LEAVE", join("after"));
+            await new Promise((resolve) => setTimeout(resolve, 50));
+          }
+        })(),
+        "a LEAVE after Redis came back",
+      );
+      assert.equal(joins.messages.length, 1, "no JOIN after its unsubscribe");
+
+      await proxy.cut();
+      await offline(client);
+      await within(store.shutdown(), "shutdown while Redis is unreachable", 2_000);
+    } finally {
+      await cleanUp([store, peer]);
+      closeClient(client);
+      closeClient(direct);
       await proxy.cut();
     }
   },
