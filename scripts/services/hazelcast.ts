@@ -96,15 +96,56 @@ export async function probeHazelcast(
 }
 
 function escapeXml(text: string): string {
-  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
+    .replaceAll('"', "&quot;");
+}
+
+/**
+ * A `<ringbuffer>` entry of a member's configuration. A reliable topic's ring buffer
+ * (`_hz_rb_<topic>`) is matched by the topic's name without `_hz_rb_`, so `name: "<prefix>.*"`
+ * configures every reliable topic of an event store with that prefix.
+ */
+export interface HazelcastRingbufferConfig {
+  /** Name or pattern (one `*` wildcard) of the ring buffers this entry configures. */
+  readonly name: string;
+  /** Number of items the ring buffer holds. */
+  readonly capacity: number;
+  /**
+   * Seconds an item lives (default 0: for ever, and the oldest item is always overwritten). With
+   * a time-to-live a ring buffer whose items are all alive is full: an add with overflow policy
+   * `FAIL` is refused.
+   */
+  readonly timeToLiveSeconds?: number;
+}
+
+function integerAtLeast(min: number, name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new RangeError(`${name} must be an integer >= ${min}, received ${value}`);
+  }
+  return value;
+}
+
+function ringbufferXml(ring: HazelcastRingbufferConfig): string {
+  const capacity = integerAtLeast(1, "capacity", ring.capacity);
+  const ttl = integerAtLeast(0, "timeToLiveSeconds", ring.timeToLiveSeconds ?? 0);
+  return `  <ringbuffer name="${escapeXml(ring.name)}">
+    <capacity>${capacity}</capacity>
+    <backup-count>1</backup-count>
+    <time-to-live-seconds>${ttl}</time-to-live-seconds>
+  </ringbuffer>
+`;
 }
 
 /**
  * The member's `hazelcast.xml`: cluster name, a fixed port (no auto-increment), the loopback
  * interface only, multicast and auto-detection off, TCP-IP join with `members` (host:port), one
- * backup for maps and ring buffers.
+ * backup for maps and ring buffers, and the extra `ringbuffers` entries.
  */
-export function hazelcastXml(port: number, members: readonly string[]): string {
+export function hazelcastXml(
+  port: number,
+  members: readonly string[],
+  ringbuffers: readonly HazelcastRingbufferConfig[] = [],
+): string {
   const memberLines = members.map((m) => `          <member>${escapeXml(m)}</member>`).join("\n");
   return `<?xml version="1.0" encoding="UTF-8"?>
 <hazelcast xmlns="http://www.hazelcast.com/schema/config"
@@ -139,7 +180,7 @@ ${memberLines}
     <capacity>${HAZELCAST_RINGBUFFER_CAPACITY}</capacity>
     <backup-count>1</backup-count>
   </ringbuffer>
-</hazelcast>
+${ringbuffers.map(ringbufferXml).join("")}</hazelcast>
 `;
 }
 
@@ -162,6 +203,7 @@ function memberProcess(
   members: readonly string[],
   shared: boolean,
   readyTimeoutMs: number,
+  ringbuffers: readonly HazelcastRingbufferConfig[] = [],
 ): ManagedProcess {
   const configFile = `${dir}/hazelcast.xml`;
   return new ManagedProcess({
@@ -174,7 +216,7 @@ function memberProcess(
     launch: async () => {
       const jars = await hazelcastJars();
       await Deno.mkdir(dir, { recursive: true });
-      await Deno.writeTextFile(configFile, hazelcastXml(port, members));
+      await Deno.writeTextFile(configFile, hazelcastXml(port, members, ringbuffers));
       return {
         cmd: "java",
         args: [
@@ -235,6 +277,13 @@ export interface StartHazelcastMemberOptions {
   readonly join?: readonly number[];
   /** Readiness timeout (default 60 s). */
   readonly readyTimeoutMs?: number;
+  /**
+   * Extra `<ringbuffer>` entries of its configuration (default none), e.g.
+   * `[{ name: "<prefix>.*", capacity: 20, timeToLiveSeconds: 1 }]` for the reliable topics of
+   * event stores with that prefix: a small ring buffer with a time-to-live, which a burst of
+   * publishes fills. Every member of a cluster should be given the same entries.
+   */
+  readonly ringbuffers?: readonly HazelcastRingbufferConfig[];
 }
 
 /** A private Hazelcast member for failure tests. */
@@ -262,7 +311,15 @@ export async function startHazelcastMember(
   await Deno.remove(dataDir, { recursive: true }).catch(() => {});
   servicePath("instances", name);
   const members = [...join, port].map((p) => `${HOST}:${p}`);
-  const proc = memberProcess(name, dataDir, port, members, false, opts.readyTimeoutMs ?? 60_000);
+  const proc = memberProcess(
+    name,
+    dataDir,
+    port,
+    members,
+    false,
+    opts.readyTimeoutMs ?? 60_000,
+    opts.ringbuffers,
+  );
   await proc.start();
   return {
     name,

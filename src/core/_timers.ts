@@ -28,3 +28,26 @@ export function withTimeout<T>(
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
+
+/** A pause that `wake()` cuts short; never leaves a timer behind once woken or elapsed. */
+export class Pause {
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #resolve: (() => void) | undefined;
+
+  /** Resolves after `ms`, or at the next `wake()`. */
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.#resolve = resolve;
+      this.#timer = setTimeout(() => this.wake(), ms);
+    });
+  }
+
+  /** Ends the current pause now (nothing happens when none runs). */
+  wake(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const resolve = this.#resolve;
+    this.#resolve = undefined;
+    resolve?.();
+  }
+}

@@ -30,12 +30,18 @@ export interface HazelcastReliableTopicEventStoreOptions
   /**
    * What a publish does when the ring buffer is full — which happens only when the ring buffer
    * has a time-to-live (without one the oldest item is always overwritten):
-   * `BLOCK` (default when reliable) retries until {@linkcode blockTimeoutMs} and then rejects,
-   * `ERROR` rejects at once, `DISCARD_OLDEST` overwrites the oldest item (the only policy of the
-   * fire-and-forget configuration).
+   * `BLOCK` (default when reliable) waits for room until {@linkcode blockTimeoutMs} and then
+   * rejects, `ERROR` rejects at once, `DISCARD_OLDEST` overwrites the oldest item (the only policy
+   * of the fire-and-forget configuration). With `BLOCK`, the publishes of a channel that wait are
+   * stored one at a time in publish order, and a later publish of that channel waits behind them
+   * (it never overtakes one that waits); one still waiting at its deadline rejects, and the next
+   * ones go on.
    */
   readonly overloadPolicy?: TopicOverloadPolicyName;
-  /** How long a `BLOCK` publish retries a full ring buffer; 10 000 ms by default. */
+  /**
+   * How long a `BLOCK` publish may wait for room in a full ring buffer, counted from its
+   * `publish` call; 10 000 ms by default.
+   */
   readonly blockTimeoutMs?: number;
   /** Most items fetched per ring-buffer read (1–1000); 100 by default. */
   readonly readBatchSize?: number;

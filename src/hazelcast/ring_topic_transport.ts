@@ -26,6 +26,8 @@ import {
 } from "../core/mod.ts";
 import type { ClientHandle, HazelcastClient } from "./client.ts";
 import { bytesOfItem, ringbufferNameOf, TopicMessageItem } from "./topic_message.ts";
+import { BlockedLine, fullError } from "./_blocked_line.ts";
+import { Pause } from "../core/_timers.ts";
 
 /** What the publisher does when the ring buffer is full (only possible with a ring TTL). */
 export type TopicOverloadPolicyName = "BLOCK" | "ERROR" | "DISCARD_OLDEST";
@@ -38,7 +40,10 @@ export interface RingTopicSettings {
   readonly overloadPolicy: TopicOverloadPolicyName;
   /** Largest number of items fetched by one read. */
   readonly readBatchSize: number;
-  /** How long a `BLOCK` publish keeps retrying a full ring buffer before it rejects. */
+  /**
+   * How long after its call a `BLOCK` publish may wait for room in a full ring buffer before it
+   * rejects.
+   */
   readonly blockTimeoutMs: number;
   /** First delay before a failed read or publish is retried; doubles up to 2 s. */
   readonly retryDelayMs: number;
@@ -57,28 +62,6 @@ const MAX_RETRY_DELAY_MS = 2_000;
 const OFFSET_PATTERN = /^(?:-1|0|[1-9]\d{0,17})$/;
 
 type Ring = Ringbuffer<unknown>;
-
-/** A cancellable pause. */
-class Pause {
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #wake: (() => void) | undefined;
-
-  sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      this.#wake = resolve;
-      this.#timer = setTimeout(() => {
-        this.#timer = undefined;
-        resolve();
-      }, ms);
-    });
-  }
-
-  cancel(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#wake?.();
-  }
-}
 
 /** Reads one channel's ring buffer from a sequence on, for as long as it is not cancelled. */
 class RingReader {
@@ -109,7 +92,7 @@ class RingReader {
 
   cancel(): void {
     this.#cancelled = true;
-    this.#pause.cancel();
+    this.#pause.wake();
   }
 
   #lost(count: number, from: number): void {
@@ -254,6 +237,10 @@ export class RingTopicTransport implements EventTransport {
   readonly #settings: RingTopicSettings;
   readonly #rings = new Map<string, Promise<Ring>>();
   readonly #readers = new Map<string, RingReader>();
+  /** Lines of `BLOCK` publishes waiting for room, by channel (only while one waits). */
+  readonly #lines = new Map<string, BlockedLine>();
+  /** Number of the next publish call (its place in a {@linkcode BlockedLine}). */
+  #tickets = 0;
   #closing = false;
 
   constructor(handle: ClientHandle, prefix: string, settings: RingTopicSettings) {
@@ -290,31 +277,54 @@ export class RingTopicTransport implements EventTransport {
     return client.getConfig().serialization?.isBigEndian !== false;
   }
 
-  async #addBlocking(topic: string, ring: Ring, item: TopicMessageItem): Promise<number> {
+  /**
+   * Stores `item` according to the overload policy; resolves with its sequence. With `BLOCK`, a
+   * publish that finds the ring buffer full waits in the channel's {@linkcode BlockedLine}, and
+   * so does every later publish of the channel while that line exists: none overtakes another.
+   * Without a line (the ring buffer is not full) this is one add, as with the other policies.
+   */
+  async #addBlocking(
+    channel: string,
+    topic: string,
+    ring: Ring,
+    item: TopicMessageItem,
+    ticket: number,
+    deadline: number,
+  ): Promise<number> {
     const policy = this.#settings.overloadPolicy;
     if (policy === "DISCARD_OLDEST") {
       return (await ring.add(item, OverflowPolicy.OVERWRITE)).toNumber();
     }
-    const deadline = Date.now() + this.#settings.blockTimeoutMs;
-    let delay = 10;
-    const pause = new Pause();
-    for (;;) {
-      const sequence = (await ring.add(item, OverflowPolicy.FAIL)).toNumber();
-      if (sequence !== -1) return sequence;
-      if (policy === "ERROR" || Date.now() >= deadline) {
-        throw new BackendError(
-          "hazelcast",
-          `the ring buffer of topic ${topic} is full (overload policy ${policy}` +
-            (policy === "BLOCK" ? `, waited ${this.#settings.blockTimeoutMs} ms` : "") +
-            "); nothing was published",
-        );
-      }
-      await pause.sleep(Math.min(delay, Math.max(1, deadline - Date.now())));
-      delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
+    const waiting = this.#lines.get(channel);
+    if (waiting !== undefined) return await waiting.join(item, ticket, deadline);
+    const sequence = (await ring.add(item, OverflowPolicy.FAIL)).toNumber();
+    if (sequence !== -1) return sequence;
+    if (policy === "ERROR" || Date.now() >= deadline) throw fullError(topic, this.#settings);
+    if (this.#closing) {
+      throw new BackendError(
+        "hazelcast",
+        `the ring buffer of topic ${topic} is full and the event store is shutting down; nothing was published`,
+      );
     }
+    // A publish of this channel may have started a line while this add was on its way. (One
+    // whose add was on its way when the first publish found the ring full may still have been
+    // stored before it, if items expired in between: the line orders what is not stored yet.)
+    let line = this.#lines.get(channel);
+    if (line === undefined) {
+      line = new BlockedLine(topic, ring, this.#settings, (ended) => {
+        if (this.#lines.get(channel) === ended) this.#lines.delete(channel);
+      });
+      this.#lines.set(channel, line);
+    }
+    return await line.join(item, ticket, deadline);
   }
 
   async send(channel: string, bytes: Uint8Array): Promise<PublishResult> {
+    const ticket = this.#tickets++;
+    // A BLOCK publish gives up blockTimeoutMs after its call.
+    const deadline = this.#settings.overloadPolicy === "BLOCK"
+      ? Date.now() + this.#settings.blockTimeoutMs
+      : 0;
     const topic = this.topicName(channel);
     let ring: Ring;
     try {
@@ -328,7 +338,7 @@ export class RingTopicTransport implements EventTransport {
     const pause = new Pause();
     for (let attempt = 0;; attempt++) {
       try {
-        const sequence = await this.#addBlocking(topic, ring, item);
+        const sequence = await this.#addBlocking(channel, topic, ring, item, ticket, deadline);
         return this.#settings.reliable ? { offset: String(sequence) } : {};
       } catch (error) {
         if (error instanceof BackendError) throw error;
@@ -423,6 +433,13 @@ export class RingTopicTransport implements EventTransport {
     this.#closing = true;
     for (const reader of this.#readers.values()) reader.cancel();
     this.#readers.clear();
+    // The event store waits for its publishes before it shuts the transport, so a line is left
+    // only when this is called directly: its waiters reject rather than hold the shutdown.
+    for (const line of this.#lines.values()) {
+      line.close(
+        new BackendError("hazelcast", `the event store was shut down; nothing was published`),
+      );
+    }
     await this.#handle.release();
   }
 }

@@ -8,6 +8,7 @@
  */
 
 import { BackendError, type ChannelSink } from "../core/mod.ts";
+import { Pause } from "../core/_timers.ts";
 import {
   type DedicatedConnection,
   type RedisCommandPort,
@@ -210,27 +211,6 @@ export async function lastEntryId(port: RedisCommandPort, key: string): Promise<
   return replyString(replyArray(newest)[0] ?? null) ?? "0-0";
 }
 
-/** A pause that `wake()` cuts short; never leaves a timer behind. */
-class Pause {
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #resolve: (() => void) | undefined;
-
-  wait(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      this.#resolve = resolve;
-      this.#timer = setTimeout(() => this.wake(), ms);
-    });
-  }
-
-  wake(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    const resolve = this.#resolve;
-    this.#resolve = undefined;
-    resolve?.();
-  }
-}
-
 /** Settings shared by the readers. */
 export interface ReaderSettings {
   /** Entries fetched per `XREAD`. */
@@ -286,7 +266,7 @@ export class BlockingReader {
       } catch (error) {
         if (this.#stopped) return;
         this.#cursor.sink.error(error as Error);
-        await this.#pause.wait(backoff(failures++));
+        await this.#pause.sleep(backoff(failures++));
         continue;
       }
       for (const entries of parseXread(reply).values()) deliver(this.#cursor, entries, alive);
@@ -365,7 +345,7 @@ export class PollingReader {
         for (const [channel, cursor] of cursors) {
           if (this.#cursors.get(channel) === cursor) cursor.sink.error(error as Error);
         }
-        await this.#pause.wait(backoff(failures++));
+        await this.#pause.sleep(backoff(failures++));
         continue;
       }
       const byKey = parseXread(reply);
@@ -380,7 +360,7 @@ export class PollingReader {
         );
       }
       if (delivered === 0 && !this.#stopped && this.#cursors.size > 0) {
-        await this.#pause.wait(this.#settings.pollIntervalMs);
+        await this.#pause.sleep(this.#settings.pollIntervalMs);
       }
     }
     this.#running = undefined;
