@@ -34,6 +34,7 @@ import {
   assertSocketIoDisconnect,
   assertSocketIoDispatch,
   assertSocketIoRoomChange,
+  assertSocketIoRooms,
   type DispatchEntry,
   type PersistedSession,
   publishSocketIo,
@@ -41,6 +42,7 @@ import {
   type SocketIoDisconnect,
   type SocketIoDispatch,
   type SocketIoMessage,
+  type SocketIoRoom,
   type SocketSelector,
 } from "./messages.ts";
 import { RecoveryLog } from "./recovery_log.ts";
@@ -99,7 +101,10 @@ export interface RecoveredSession {
   sid: string;
   /** Private session id. */
   pid: string;
-  /** Rooms the socket was in. */
+  /**
+   * Rooms the socket was in (typed as socket.io types them; a number room is still a number, see
+   * {@linkcode SocketIoRoom}).
+   */
   rooms: string[];
   /** `socket.data`. */
   data: unknown;
@@ -113,19 +118,36 @@ interface SioPacket {
   readonly data?: unknown[];
 }
 
+/**
+ * socket.io's type of a room is `string`, but socket.io keys rooms by value: rooms that arrive
+ * from another node are handed over as they are, a number as a number.
+ */
+function asRooms(rooms: Iterable<SocketIoRoom>): string[] {
+  return [...rooms] as string[];
+}
+
+/**
+ * The sockets an operation targets, as they travel.
+ *
+ * @throws {MessageValidationError} for a room that cannot travel (see `SocketIoRoom`).
+ */
 function selectorOf(opts: { rooms: Iterable<string>; except?: Iterable<string> }): SocketSelector {
-  return { rooms: [...opts.rooms], except: [...(opts.except ?? [])] };
+  const rooms: readonly unknown[] = [...opts.rooms];
+  const except: readonly unknown[] = [...(opts.except ?? [])];
+  assertSocketIoRooms(rooms, "selector.rooms");
+  assertSocketIoRooms(except, "selector.except");
+  return { rooms, except };
 }
 
 function optionsOf(selector: SocketSelector, flags: Record<string, unknown> = {}) {
-  return { rooms: [...selector.rooms], except: [...selector.except], flags };
+  return { rooms: asRooms(selector.rooms), except: asRooms(selector.except), flags };
 }
 
 /** The in-memory adapter's options of a broadcast that arrived from another node. */
 function localOptions(entry: DispatchEntry): BroadcastOptions {
   return {
-    rooms: new Set(entry.rooms),
-    except: new Set(entry.except),
+    rooms: new Set(asRooms(entry.rooms)),
+    except: new Set(asRooms(entry.except)),
     flags: entry.flags as NonNullable<BroadcastOptions["flags"]>,
   };
 }
@@ -389,8 +411,17 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
       except: [...(opts.except ?? [])],
       flags: opts.flags ?? {},
     };
-    if (this.#coalesce) this.#queue({ entry: this.#entryOf(packet, options) });
-    else {
+    if (this.#coalesce) {
+      // A broadcast that cannot travel (a room neither a string nor a finite number) is reported
+      // and kept from the cluster, alone; this node's clients get it all the same.
+      let entry: DispatchEntry | undefined;
+      try {
+        entry = this.#entryOf(packet, options);
+      } catch (error) {
+        this.#node.report(error, { stage: "publish", namespace: this.nsp.name });
+      }
+      if (entry) this.#queue({ entry });
+    } else {
       // doPublish reports a failure; socket.io-adapter's broadcast only logs it, as here.
       this.doPublish({
         uid: this.#node.nodeId,
@@ -403,18 +434,46 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
     return DONE;
   }
 
+  /**
+   * socket.io-adapter's `fetchSockets`, which asks every node; it rejects at once, with a
+   * `MessageValidationError`, when a room cannot travel to them (neither a string nor a
+   * finite number), rather than time out.
+   *
+   * @ignore
+   */
+  // deno-lint-ignore no-explicit-any
+  override fetchSockets(opts: BroadcastOptions): Promise<any[]> {
+    if (!opts.flags?.local) {
+      try {
+        selectorOf(opts);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return super.fetchSockets(opts);
+  }
+
+  /**
+   * One broadcast as it travels (`opts.rooms` and `opts.except` are fresh copies).
+   *
+   * @throws {MessageValidationError} for a room that cannot travel (see `SocketIoRoom`).
+   */
   #entryOf(
     packet: unknown,
-    opts: { rooms: string[]; except: string[]; flags?: object },
+    opts: { rooms: readonly unknown[]; except: readonly unknown[]; flags?: object },
   ): DispatchEntry {
+    const { rooms, except } = opts;
+    assertSocketIoRooms(rooms, "rooms");
+    assertSocketIoRooms(except, "except");
     const flags: Record<string, unknown> = { ...opts.flags };
     delete flags.local;
     delete flags.broadcast;
     return {
-      room: opts.rooms[0] ?? "",
+      // The core's field holds a string: "42" for the room 42 (`rooms` holds 42 itself).
+      room: rooms.length === 0 ? "" : String(rooms[0]),
       packet: wirePacket(packet),
-      rooms: opts.rooms,
-      except: opts.except,
+      rooms,
+      except,
       flags,
     };
   }
@@ -519,15 +578,26 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
       }
       case MessageType.SOCKETS_JOIN:
       case MessageType.SOCKETS_LEAVE: {
-        const rooms = message.data.rooms.filter((room) => room !== "");
+        const rooms: readonly unknown[] = message.data.rooms.filter((room) => room !== "");
         if (rooms.length === 0) return "";
+        assertSocketIoRooms(rooms, "roomKeys");
         const selector = selectorOf(message.data.opts);
         const join = message.type === MessageType.SOCKETS_JOIN;
-        const base = { sessionId: ANY_SESSION, namespace, selector };
+        // The core's room fields hold strings; a number room travels in roomKeys too.
+        const numbered = rooms.some((room) => typeof room === "number");
+        const base = {
+          sessionId: ANY_SESSION,
+          namespace,
+          selector,
+          ...(numbered ? { roomKeys: rooms } : {}),
+        };
         if (rooms.length === 1) {
-          await events.publish(join ? "JOIN" : "LEAVE", { ...base, room: rooms[0]! });
+          await events.publish(join ? "JOIN" : "LEAVE", { ...base, room: String(rooms[0]) });
         } else {
-          await events.publish(join ? "BULK_JOIN" : "BULK_LEAVE", { ...base, rooms });
+          await events.publish(join ? "BULK_JOIN" : "BULK_LEAVE", {
+            ...base,
+            rooms: rooms.map(String),
+          });
         }
         return "";
       }
@@ -685,7 +755,10 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
           uid,
           nsp,
           type: join ? MessageType.SOCKETS_JOIN : MessageType.SOCKETS_LEAVE,
-          data: { opts: optionsOf(message.selector), rooms: [...roomsOf(message)] },
+          data: {
+            opts: optionsOf(message.selector),
+            rooms: asRooms(message.roomKeys ?? roomsOf(message)),
+          },
         });
         return;
       }
@@ -821,6 +894,13 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
     };
     this.#saveSession(persisted, this.#node.nodeId);
     this.#flush();
+    try {
+      assertSocketIoRooms(persisted.rooms, "session.rooms");
+    } catch (error) {
+      // A room that cannot travel: the session can be recovered on this node only.
+      this.#node.report(error, { stage: "publish", namespace: this.nsp.name });
+      return;
+    }
     const announcement: SocketIoDisconnect = {
       sessionId: session.pid,
       namespace: this.nsp.name,
@@ -853,7 +933,7 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
     return {
       sid: session.sid,
       pid: session.pid,
-      rooms: [...session.rooms],
+      rooms: asRooms(session.rooms),
       data: session.data,
       missedPackets,
     };

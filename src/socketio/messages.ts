@@ -20,6 +20,12 @@
  * `sessionId` of a room or disconnect command is {@linkcode ANY_SESSION} (`"*"`): the `selector`
  * field says which sockets are meant (one socket is the room named by its id).
  *
+ * Rooms ({@linkcode SocketIoRoom}) are strings or finite numbers, and travel as they are: a number
+ * stays a number in every codec, so `42` and `"42"` remain two rooms on every node, as on one
+ * socket.io server. The core's own room fields hold strings, so they hold a room's string form:
+ * the `room` of a `DISPATCH` (its `rooms` field has the rooms themselves), and the `room`/`rooms`
+ * of a room change (its `roomKeys` field has the rooms themselves when one is a number).
+ *
  * @module
  */
 
@@ -36,6 +42,7 @@ import {
   type PublishResult,
   registerMessageType,
   type RoomPayload,
+  roomsOf,
   type RoomsPayload,
   type SessionPayload,
 } from "../core/mod.ts";
@@ -43,12 +50,27 @@ import {
 /** `sessionId` of a command that targets a selection of sockets rather than one. */
 export const ANY_SESSION = "*";
 
+/**
+ * A room that can travel between nodes: a string, or a finite number. socket.io keys rooms by
+ * value (its type says `string`, but plain JavaScript may call `socket.join(42)`), so `42` and
+ * `"42"` are two rooms; both travel as they are. socket.io takes any other value too (an object
+ * is a room of its own on one server), but such a room cannot reach other nodes: an operation
+ * on it is reported to the adapter's `onError` and applied on this node only (`fetchSockets`
+ * rejects).
+ */
+export type SocketIoRoom = string | number;
+
+/** Whether `value` is a {@linkcode SocketIoRoom}: a string or a finite number. */
+export function isSocketIoRoom(value: unknown): value is SocketIoRoom {
+  return typeof value === "string" || (typeof value === "number" && Number.isFinite(value));
+}
+
 /** Which sockets a command targets: those in any of `rooms` (all when empty) and in none of `except`. */
 export interface SocketSelector {
   /** Rooms (socket ids are rooms too); empty means every socket of the namespace. */
-  readonly rooms: readonly string[];
+  readonly rooms: readonly SocketIoRoom[];
   /** Rooms whose sockets are left out. */
-  readonly except: readonly string[];
+  readonly except: readonly SocketIoRoom[];
 }
 
 /** Broadcast flags that travel with a `DISPATCH` (the subset of socket.io's that matter remotely). */
@@ -63,24 +85,27 @@ export interface DispatchFlags {
 
 /** One broadcast: what a `DISPATCH` carries besides its namespace (and `batch` entries hold). */
 export interface DispatchEntry {
-  /** First target room, or `""` for the whole namespace. */
+  /** First target room as a string (`"42"` for `42`), or `""` for the whole namespace. */
   readonly room: string;
   /** The socket.io packet. */
   readonly packet: unknown;
   /** Every target room. */
-  readonly rooms: readonly string[];
+  readonly rooms: readonly SocketIoRoom[];
   /** Rooms whose sockets do not receive the packet. */
-  readonly except: readonly string[];
+  readonly except: readonly SocketIoRoom[];
   /** Broadcast flags. */
   readonly flags: DispatchFlags;
 }
 
 /** What a `DISPATCH` sent by the adapter holds besides {@linkcode DispatchPayload}. */
 export interface SocketIoDispatch extends DispatchPayload {
-  /** Every target room (`room` holds the first one, or `""` for the whole namespace). */
-  readonly rooms: readonly string[];
+  /**
+   * Every target room (`room` holds the first one as a string, or `""` for the whole
+   * namespace).
+   */
+  readonly rooms: readonly SocketIoRoom[];
   /** Rooms whose sockets do not receive the packet. */
-  readonly except: readonly string[];
+  readonly except: readonly SocketIoRoom[];
   /** Broadcast flags. */
   readonly flags: DispatchFlags;
   /** Present when the sender waits for acknowledgements (answers go to it as `SIO_RESPONSE`). */
@@ -97,16 +122,32 @@ export interface SocketIoDispatch extends DispatchPayload {
   readonly batch?: readonly DispatchEntry[];
 }
 
-/** What a `JOIN`/`LEAVE` sent by the adapter holds besides {@linkcode RoomPayload}. */
+/**
+ * What a `JOIN`/`LEAVE` sent by the adapter holds besides {@linkcode RoomPayload} (whose `room`
+ * is the room as a string: `"42"` for `42`).
+ */
 export interface SocketIoRoomChange extends RoomPayload {
   /** The sockets that join or leave. */
   readonly selector: SocketSelector;
+  /**
+   * The room itself, as the only entry, when it is a number (`room` holds its string form);
+   * absent for a string room.
+   */
+  readonly roomKeys?: readonly SocketIoRoom[];
 }
 
-/** What a `BULK_JOIN`/`BULK_LEAVE` sent by the adapter holds besides {@linkcode RoomsPayload}. */
+/**
+ * What a `BULK_JOIN`/`BULK_LEAVE` sent by the adapter holds besides {@linkcode RoomsPayload}
+ * (whose `rooms` are the rooms as strings: `"42"` for `42`).
+ */
 export interface SocketIoRoomsChange extends RoomsPayload {
   /** The sockets that join or leave. */
   readonly selector: SocketSelector;
+  /**
+   * The rooms themselves, in the order of `rooms`, when one of them is a number; absent when
+   * they are all strings.
+   */
+  readonly roomKeys?: readonly SocketIoRoom[];
 }
 
 /** A session as socket.io persists it for connection state recovery. */
@@ -116,7 +157,7 @@ export interface PersistedSession {
   /** Private session id (what the client presents to recover). */
   readonly pid: string;
   /** Rooms the socket was in. */
-  readonly rooms: readonly string[];
+  readonly rooms: readonly SocketIoRoom[];
   /** `socket.data`. */
   readonly data: unknown;
 }
@@ -237,35 +278,79 @@ function isObject(value: unknown): value is Raw {
     !(value instanceof Uint8Array);
 }
 
-function expectStrings(message: Raw, field: string): void {
+/** Dotted path of `field` in an object found at `path` (`""`: the message itself). */
+function pathOf(path: string, field: string): string {
+  return path === "" ? field : `${path}.${field}`;
+}
+
+/**
+ * Requires every entry of `rooms` to be a {@linkcode SocketIoRoom} (a string or a finite
+ * number): the adapter checks the rooms of an operation with it before publishing, and the
+ * rooms of every message it receives.
+ *
+ * @param rooms the rooms.
+ * @param field dotted path of the list in its message, for the error.
+ * @throws {MessageValidationError} naming the first other entry (`<field>.<index>`).
+ */
+export function assertSocketIoRooms(
+  rooms: readonly unknown[],
+  field: string,
+): asserts rooms is readonly SocketIoRoom[] {
+  for (let index = 0; index < rooms.length; index++) {
+    const room = rooms[index];
+    if (!isSocketIoRoom(room)) {
+      throw new MessageValidationError(
+        `${field}.${index}`,
+        `expected a room that can travel between nodes (a string or a finite number), received ${
+          describeValue(room)
+        }`,
+      );
+    }
+  }
+}
+
+function expectRooms(message: Raw, field: string, path = ""): void {
   const value = message[field];
-  if (!Array.isArray(value) || value.some((entry) => typeof entry !== "string")) {
+  if (!Array.isArray(value)) {
     throw new MessageValidationError(
-      field,
-      `expected an array of strings, received ${describeValue(value)}`,
+      pathOf(path, field),
+      `expected an array of rooms (strings or finite numbers), received ${describeValue(value)}`,
+    );
+  }
+  assertSocketIoRooms(value, pathOf(path, field));
+}
+
+function expectText(message: Raw, field: string, path = "", allowEmpty = false): void {
+  const value = message[field];
+  if (typeof value !== "string") {
+    throw new MessageValidationError(
+      pathOf(path, field),
+      `expected a string, received ${describeValue(value)}`,
+    );
+  }
+  if (value === "" && !allowEmpty) {
+    throw new MessageValidationError(
+      pathOf(path, field),
+      'expected a non-empty string, received ""',
     );
   }
 }
 
-function expectObject(message: Raw, field: string): Raw {
+function expectObject(message: Raw, field: string, path = ""): Raw {
   const value = message[field];
   if (!isObject(value)) {
-    throw new MessageValidationError(field, `expected an object, received ${describeValue(value)}`);
+    throw new MessageValidationError(
+      pathOf(path, field),
+      `expected an object, received ${describeValue(value)}`,
+    );
   }
   return value;
 }
 
 function expectSelector(message: Raw, field: string): void {
   const selector = expectObject(message, field);
-  try {
-    expectStrings(selector, "rooms");
-    expectStrings(selector, "except");
-  } catch (error) {
-    if (error instanceof MessageValidationError) {
-      throw new MessageValidationError(`${field}.${error.field}`, error.message);
-    }
-    throw error;
-  }
+  expectRooms(selector, "rooms", field);
+  expectRooms(selector, "except", field);
 }
 
 function expectOneOf(message: Raw, field: string, allowed: readonly string[]): void {
@@ -292,8 +377,8 @@ export function assertSocketIoDispatch(
   message: EventMessage<"DISPATCH">,
 ): asserts message is EventMessage<"DISPATCH"> & SocketIoDispatch {
   const raw = message as unknown as Raw;
-  expectStrings(raw, "rooms");
-  expectStrings(raw, "except");
+  expectRooms(raw, "rooms");
+  expectRooms(raw, "except");
   expectObject(raw, "flags");
   expectOptionalString(raw, "requestId");
   expectOptionalString(raw, "id");
@@ -306,38 +391,34 @@ export function assertSocketIoDispatch(
     );
   }
   raw.batch.forEach((entry: unknown, index: number) => {
-    try {
-      if (!isObject(entry)) {
-        throw new MessageValidationError(
-          "",
-          `expected an object, received ${describeValue(entry)}`,
-        );
-      }
-      expectString(entry, "room", { allowEmpty: true });
-      expectStrings(entry, "rooms");
-      expectStrings(entry, "except");
-      expectObject(entry, "flags");
-      expectPacket(entry, "packet");
-    } catch (error) {
-      if (!(error instanceof MessageValidationError)) throw error;
-      const field = error.field === "" ? `batch.${index}` : `batch.${index}.${error.field}`;
-      throw new MessageValidationError(field, error.message);
+    const path = `batch.${index}`;
+    if (!isObject(entry)) {
+      throw new MessageValidationError(
+        path,
+        `expected an object, received ${describeValue(entry)}`,
+      );
     }
+    expectText(entry, "room", path, true);
+    expectRooms(entry, "rooms", path);
+    expectRooms(entry, "except", path);
+    expectObject(entry, "flags", path);
+    expectPacket(entry, "packet", path);
   });
 }
 
-function expectPacket(message: Raw, field: string): void {
+function expectPacket(message: Raw, field: string, path = ""): void {
   const packet = message[field];
   if (!isObject(packet) || typeof packet.type !== "number") {
     throw new MessageValidationError(
-      field,
+      pathOf(path, field),
       `expected a socket.io packet object, received ${describeValue(packet)}`,
     );
   }
 }
 
 /**
- * Checks the `selector` of a room change.
+ * Checks the `selector` of a room change, and its `roomKeys` when present: one room for each
+ * entry of `room`/`rooms`, written as that entry (`42` for `"42"`, `"42"` for itself).
  *
  * @throws {MessageValidationError} naming the offending field.
  */
@@ -345,8 +426,32 @@ export function assertSocketIoRoomChange(
   message: EventMessage<"JOIN" | "BULK_JOIN" | "LEAVE" | "BULK_LEAVE">,
 ): asserts message is
   & EventMessage<"JOIN" | "BULK_JOIN" | "LEAVE" | "BULK_LEAVE">
-  & { readonly selector: SocketSelector } {
-  expectSelector(message as unknown as Raw, "selector");
+  & { readonly selector: SocketSelector; readonly roomKeys?: readonly SocketIoRoom[] } {
+  const raw = message as unknown as Raw;
+  expectSelector(raw, "selector");
+  if (raw.roomKeys === undefined) return;
+  expectRooms(raw, "roomKeys");
+  const keys = raw.roomKeys as readonly SocketIoRoom[];
+  const bulk = "rooms" in message;
+  const names = roomsOf(message);
+  if (keys.length !== names.length) {
+    throw new MessageValidationError(
+      "roomKeys",
+      `expected an array of ${
+        bulk ? `${names.length} rooms (one for each entry of rooms)` : "one room (that of room)"
+      }, received ${describeValue(keys)}`,
+    );
+  }
+  for (let index = 0; index < keys.length; index++) {
+    if (String(keys[index]) !== names[index]) {
+      throw new MessageValidationError(
+        `roomKeys.${index}`,
+        `expected the room whose string form ${bulk ? `rooms.${index}` : "room"} holds (${
+          JSON.stringify(names[index])
+        }), received ${describeValue(keys[index])}`,
+      );
+    }
+  }
 }
 
 /**
@@ -361,9 +466,9 @@ export function assertSocketIoDisconnect(
   expectString(raw, "namespace");
   if (raw.session !== undefined) {
     const session = expectObject(raw, "session");
-    expectString(session, "sid");
-    expectString(session, "pid");
-    expectStrings(session, "rooms");
+    expectText(session, "sid", "session");
+    expectText(session, "pid", "session");
+    expectRooms(session, "rooms", "session");
     return;
   }
   expectSelector(raw, "selector");

@@ -4,13 +4,13 @@
  * @module
  */
 
-import type { PersistedSession } from "./messages.ts";
+import type { PersistedSession, SocketIoRoom } from "./messages.ts";
 
 interface LoggedPacket {
   readonly offset: string;
   readonly data: unknown[];
-  readonly rooms: ReadonlySet<string>;
-  readonly except: ReadonlySet<string>;
+  readonly rooms: ReadonlySet<SocketIoRoom>;
+  readonly except: ReadonlySet<SocketIoRoom>;
   readonly at: number;
 }
 
@@ -64,7 +64,7 @@ export class RecoveryLog {
   remember(
     offset: string,
     data: unknown[],
-    opts: { rooms: Iterable<string>; except?: Iterable<string> },
+    opts: { rooms: Iterable<SocketIoRoom>; except?: Iterable<SocketIoRoom> },
     maxAgeMs: number,
   ): void {
     const now = Date.now();

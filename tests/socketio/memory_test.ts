@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Server } from "socket.io";
+import { Server, type ServerOptions } from "socket.io";
 import { ClusterAdapterWithHeartbeat } from "socket.io-adapter";
 import {
   type EventListener,
@@ -166,12 +166,13 @@ interface PairedServer {
 
 /**
  * Runs `body` on two servers over `events` (one each), once both count each other; `clients`
- * collects the test's clients. Closes everything afterwards.
+ * collects the test's clients. Closes everything afterwards. `serverOptions` go to both servers.
  */
 async function twoServers(
   events: readonly [MemoryEventStore, MemoryEventStore],
   options: StoreFactoryAdapterOptions,
   body: (servers: [PairedServer, PairedServer], clients: TestClient[]) => Promise<void>,
+  serverOptions: Partial<ServerOptions> = {},
 ): Promise<void> {
   const servers: (PairedServer & { factory: MemoryStoreFactory })[] = [];
   const clients: TestClient[] = [];
@@ -180,6 +181,7 @@ async function twoServers(
       const factory = new MemoryStoreFactory(store);
       const http = createServer();
       const io = new Server(http, {
+        ...serverOptions,
         adapter: createAdapter(factory, { ...HEARTBEAT, ...options }),
       });
       await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
@@ -274,6 +276,195 @@ Deno.test("socket.io over the memory bus: remote clients get what local ones get
       assert.deepEqual(user, { name: "ada" });
     });
   }
+});
+
+// socket.io types a room as a string but keys rooms by value (a Map): plain JavaScript may use
+// numbers, and 42 and "42" are then two rooms.
+const ROOM_42 = 42 as unknown as string;
+const ROOM_7 = 7 as unknown as string;
+
+/** The rooms of socket `id` of `io`, as socket.io holds them (numbers stay numbers). */
+function socketRooms(io: Server, id: string): unknown[] {
+  return [...(io.of("/").sockets.get(id)?.rooms ?? [])];
+}
+
+Deno.test('socket.io over the memory bus: a number room stays a number across nodes (42 and "42" are two rooms, as on one server)', async () => {
+  for (const coalesce of [true, false]) {
+    const errors: string[] = [];
+    const onError: AdapterErrorHandler = (error, context) =>
+      errors.push(`${context.stage}: ${error.message}`);
+    await twoServers(
+      memoryPair(["num-0", "num-1"]),
+      { coalesce, onError },
+      async (servers, clients) => {
+        const [s0, s1] = servers;
+        const number = await connect(s1.url, "number");
+        const text = await connect(s1.url, "text");
+        const other = await connect(s0.url, "other");
+        clients.push(number, text, other);
+        const numberId = number.socket.id!;
+        const textId = text.socket.id!;
+        s1.io.of("/").sockets.get(numberId)!.join(ROOM_42);
+        s1.io.of("/").sockets.get(textId)!.join("42");
+        s1.io.on("has-room", (room: string, ack: (has: boolean) => void) => {
+          ack(s1.io.of("/").adapter.rooms.has(room));
+        });
+
+        // The same broadcasts from s1 (local to the sockets in 42 and "42") and from s0 (remote).
+        for (const [origin, from] of [[s1, "local"], [s0, "remote"]] as const) {
+          origin.io.to(ROOM_42).emit("to", `${from} 42`);
+          origin.io.to("42").emit("to", `${from} "42"`);
+          origin.io.except(ROOM_42).emit("except", `${from} 42`);
+          origin.io.to([ROOM_42, "42"]).except("42").emit("to-but", `${from} 42 "42" except "42"`);
+          origin.io.emit("marker", from);
+          for (const client of clients) {
+            await waitFor(
+              `${client.name} to receive the ${from} marker`,
+              () => client.received.some((args) => args[0] === "marker" && args[1] === from),
+            );
+          }
+        }
+        const seen = (client: TestClient) =>
+          client.received.filter((args) => args[0] !== "marker").map((args) => args.join(" "));
+        assert.deepEqual(seen(number), [
+          "to local 42",
+          'to-but local 42 "42" except "42"',
+          "to remote 42",
+          'to-but remote 42 "42" except "42"',
+        ], `coalesce: ${coalesce}`);
+        assert.deepEqual(seen(text), [
+          'to local "42"',
+          "except local 42",
+          'to remote "42"',
+          "except remote 42",
+        ]);
+        assert.deepEqual(seen(other), ["except local 42", "except remote 42"]);
+
+        assert.deepEqual(await s0.io.to(ROOM_42).timeout(5000).emitWithAck("ask", "?"), ["number"]);
+        const fetched = async (room: string) =>
+          (await s0.io.in(room).fetchSockets()).map((socket) => [socket.id, [...socket.rooms]]);
+        assert.deepEqual(await fetched(ROOM_42), [[numberId, [numberId, 42]]]);
+        assert.deepEqual(await fetched("42"), [[textId, [textId, "42"]]]);
+
+        s0.io.in(ROOM_42).socketsJoin(ROOM_7);
+        s0.io.in("42").socketsJoin([ROOM_7, "7"]);
+        await waitFor("the joins", () => socketRooms(s1.io, textId).length === 4 || undefined);
+        await waitFor("the join", () => socketRooms(s1.io, numberId).length === 3 || undefined);
+        assert.deepEqual(socketRooms(s1.io, numberId), [numberId, 42, 7]);
+        assert.deepEqual(socketRooms(s1.io, textId), [textId, "42", 7, "7"]);
+        s0.io.socketsLeave(ROOM_7);
+        await waitFor("the leave", () => socketRooms(s1.io, textId).length === 3 || undefined);
+        assert.deepEqual(socketRooms(s1.io, numberId), [numberId, 42]);
+        assert.deepEqual(socketRooms(s1.io, textId), [textId, "42", "7"]);
+
+        assert.deepEqual(await s0.io.serverSideEmitWithAck("has-room", ROOM_42), [true]);
+        assert.deepEqual(await s0.io.serverSideEmitWithAck("has-room", ROOM_7), [false]);
+
+        const gone = new Promise((resolve) => number.socket.once("disconnect", resolve));
+        s0.io.in(ROOM_42).disconnectSockets(true);
+        assert.equal(await gone, "io server disconnect");
+        s0.io.in("42").emit("still-here");
+        await received(text, "still-here");
+        assert.ok(text.socket.connected);
+        assert.deepEqual(errors, []);
+      },
+    );
+  }
+});
+
+Deno.test("socket.io over the memory bus: connection state recovery on another node keeps a number room a number", async () => {
+  const errors: string[] = [];
+  const onError: AdapterErrorHandler = (error, context) =>
+    errors.push(`${context.stage}: ${error.message}`);
+  await twoServers(memoryPair(["back-0", "back-1"]), { onError }, async ([s0, s1], clients) => {
+    const roamer = await connect(s0.url, "roamer", {
+      reconnection: true,
+      reconnectionDelay: 300,
+      reconnectionDelayMax: 300,
+      randomizationFactor: 0,
+    });
+    clients.push(roamer);
+    const id = roamer.socket.id!;
+    s0.io.of("/").sockets.get(id)!.join([ROOM_42, "7"]);
+    s1.io.emit("before");
+    await received(roamer, "before");
+    // Reconnect to s1: the manager opens its next connection on this URI.
+    (roamer.socket.io as unknown as { uri: string }).uri = s1.url;
+    const disconnected = new Promise((resolve) => roamer.socket.once("disconnect", resolve));
+    roamer.socket.io.engine.close();
+    await disconnected;
+    roamer.received.length = 0;
+    s0.io.to(ROOM_42).emit("missed", "42");
+    s0.io.to("42").emit("missed", '"42"');
+    s0.io.to(ROOM_7).emit("missed", "7");
+    s0.io.to("7").emit("missed", '"7"');
+    await new Promise<void>((resolve) => roamer.socket.once("connect", () => resolve()));
+    assert.equal(roamer.socket.recovered, true, "socket.recovered");
+    assert.equal(roamer.socket.id, id);
+    const missed = await waitFor("the missed packets", () => {
+      const list = roamer.received.filter((args) => args[0] === "missed");
+      return list.length >= 2 ? list : undefined;
+    });
+    assert.deepEqual(missed.map((args) => args[1]), ["42", '"7"']);
+    assert.deepEqual(socketRooms(s1.io, id), [id, 42, "7"]);
+    assert.deepEqual(errors, []);
+
+    // A session in a room that cannot travel is kept for a recovery on its own node only.
+    const odd = await connect(s0.url, "odd");
+    clients.push(odd);
+    s0.io.of("/").sockets.get(odd.socket.id!)!.join({} as unknown as string);
+    odd.socket.io.engine.close();
+    await waitFor("the report", () => errors.length > 0 || undefined);
+    assert.deepEqual(errors, [
+      'publish: invalid event message field "session.rooms.1": expected a room that can travel ' +
+      "between nodes (a string or a finite number), received an object",
+    ]);
+  }, { connectionStateRecovery: {} });
+});
+
+Deno.test("socket.io over the memory bus: a room that is neither a string nor a finite number is reported and kept from the cluster, alone", async () => {
+  const errors: string[] = [];
+  const onError: AdapterErrorHandler = (error, context) =>
+    errors.push(`${context.stage}: ${error.message}`);
+  const travel = "expected a room that can travel between nodes (a string or a finite number)";
+  await twoServers(memoryPair(["odd-0", "odd-1"]), { onError }, async ([s0, s1], clients) => {
+    const local = await connect(s0.url, "local");
+    const remote = await connect(s1.url, "remote");
+    clients.push(local, remote);
+    const localId = local.socket.id!;
+    // socket.io itself takes any value as a room (a Map key) on one server.
+    const objectRoom = {} as unknown as string;
+    s0.io.of("/").sockets.get(localId)!.join(objectRoom);
+    s1.io.of("/").sockets.get(remote.socket.id!)!.join(ROOM_42);
+    // One tick: the broadcasts that cannot travel do not keep the others from the cluster.
+    s0.io.to(objectRoom).emit("odd", "object");
+    s0.io.to(NaN as unknown as string).emit("odd", "NaN");
+    s0.io.to(ROOM_42).emit("even", "42");
+    s0.io.except(Infinity as unknown as string).emit("odd", "except Infinity");
+    s0.io.emit("marker");
+    for (const client of clients) await received(client, "marker");
+    // Still emitted to this node's own clients, as socket.io does.
+    assert.deepEqual(local.received, [["odd", "object"], ["odd", "except Infinity"], ["marker"]]);
+    assert.deepEqual(remote.received, [["even", "42"], ["marker"]]);
+    // A request rejects at once rather than time out.
+    await assert.rejects(
+      s0.io.in(objectRoom).fetchSockets(),
+      (error: Error) =>
+        error instanceof TypeError &&
+        error.message ===
+          `invalid event message field "selector.rooms.0": ${travel}, received an object`,
+    );
+    // A room change is applied on this node.
+    const otherRoom = { other: true } as unknown as string;
+    s0.io.in(localId).socketsJoin(otherRoom);
+    await waitFor("the local join", () => socketRooms(s0.io, localId).includes(otherRoom));
+    assert.deepEqual(errors, [
+      `publish: invalid event message field "rooms.0": ${travel}, received an object`,
+      `publish: invalid event message field "rooms.0": ${travel}, received number NaN`,
+      `publish: invalid event message field "except.0": ${travel}, received number Infinity`,
+      `publish: invalid event message field "roomKeys.0": ${travel}, received an object`,
+    ]);
+  });
 });
 
 /** An event store whose first `failures` subscribes of DISPATCH fail (a broker not up yet). */

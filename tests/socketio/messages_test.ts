@@ -7,11 +7,14 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { Server } from "socket.io";
 import {
+  hybridCodec,
+  jsonCodec,
   MemoryBus,
   MemoryEventStore,
   MemoryStoreFactory,
   messageRegistry,
   MessageValidationError,
+  msgpackCodec,
 } from "../../mod.ts";
 import {
   type AdapterErrorContext,
@@ -141,6 +144,131 @@ Deno.test("a DISPATCH with a malformed batch entry is skipped and reported with 
     } as never);
     await waitFor("a report", () => errors.length >= 1 ? errors : undefined);
     assert.match(errors[0]!, /"batch\.1\.rooms"/);
+  } finally {
+    await io.close();
+    await factory.shutdown();
+  }
+});
+
+// socket.io types a room as a string but keys rooms by value: plain JavaScript may use numbers.
+const ROOM_42 = 42 as unknown as string;
+const ROOM_7 = 7 as unknown as string;
+
+Deno.test("a number room travels as a number (DISPATCH, JOIN, BULK_JOIN), the core's room fields holding its string form", async () => {
+  const bus = new MemoryBus();
+  const factory = new MemoryStoreFactory(new MemoryEventStore({ bus, nodeId: "server" }));
+  const io = new Server(createServer(), { adapter: createAdapter(factory) });
+  await using spy = new MemoryEventStore({ bus, nodeId: "spy" });
+  const seen: Record<string, unknown>[] = [];
+  for (const type of ["DISPATCH", "JOIN", "BULK_JOIN"] as const) {
+    await spy.subscribe(type, (message) => void seen.push({ ...message }));
+  }
+  const fieldsOf = (type: string) => {
+    const message = seen.find((each) => each.type === type)!;
+    return Object.fromEntries(
+      ["room", "rooms", "except", "roomKeys"].filter((field) => field in message).map((
+        field,
+      ) => [field, message[field]]),
+    );
+  };
+  try {
+    await io.of("/").adapter.init();
+    io.to(ROOM_42).except("42").emit("n", 1);
+    io.socketsJoin(ROOM_7);
+    io.socketsJoin([ROOM_7, "7"]);
+    await waitFor("three messages", () => seen.length >= 3 ? seen : undefined);
+    assert.deepEqual(fieldsOf("DISPATCH"), { room: "42", rooms: [42], except: ["42"] });
+    assert.deepEqual(fieldsOf("JOIN"), { room: "7", roomKeys: [7] });
+    assert.deepEqual(fieldsOf("BULK_JOIN"), { rooms: ["7", "7"], roomKeys: [7, "7"] });
+    // On the wire: the memory bus carried hybridCodec's JSON text; every codec keeps the number.
+    const dispatch = seen.find((each) => each.type === "DISPATCH")!;
+    assert.match(
+      hybridCodec.encode(dispatch) as string,
+      /"room":"42",.*"rooms":\[42\],"except":\["42"\]/,
+    );
+    for (const codec of [hybridCodec, jsonCodec, msgpackCodec]) {
+      for (const message of seen) {
+        assert.deepEqual(codec.decode(codec.encode(message)), message, codec.name);
+      }
+    }
+    // A string room changes nothing on the wire: no roomKeys.
+    seen.length = 0;
+    io.socketsJoin("lobby");
+    await waitFor("the JOIN", () => seen.length >= 1 ? seen : undefined);
+    assert.deepEqual(fieldsOf("JOIN"), { room: "lobby" });
+  } finally {
+    await io.close();
+    await factory.shutdown();
+  }
+});
+
+Deno.test("a cluster message with a room that is neither a string nor a finite number, or roomKeys that do not match, is skipped and reported", async () => {
+  const bus = new MemoryBus();
+  const errors: string[] = [];
+  const factory = new MemoryStoreFactory(new MemoryEventStore({ bus, nodeId: "server" }));
+  const io = new Server(createServer(), {
+    adapter: createAdapter(factory, { onError: (error) => errors.push(error.message) }),
+  });
+  await using foreign = new MemoryEventStore({ bus, nodeId: "foreign" });
+  const travel = "expected a room that can travel between nodes (a string or a finite number)";
+  try {
+    await io.of("/").adapter.init();
+    const entry = { room: "", packet: { type: 2, data: ["x"] }, rooms: [], except: [], flags: {} };
+    const selector = { rooms: [], except: [] };
+    const publish = (type: string, payload: unknown) =>
+      (foreign.publish as (type: string, payload: unknown) => Promise<unknown>).call(
+        foreign,
+        type,
+        payload,
+      );
+    await publish("DISPATCH", { namespace: "/", ...entry, rooms: [true] });
+    await publish("DISPATCH", { namespace: "/", ...entry, batch: [{ ...entry, except: [{}] }] });
+    await publish("JOIN", { sessionId: "*", namespace: "/", room: "42", selector, roomKeys: [41] });
+    await publish("JOIN", {
+      sessionId: "*",
+      namespace: "/",
+      room: "42",
+      selector,
+      roomKeys: ["42", 42],
+    });
+    await publish("BULK_LEAVE", {
+      sessionId: "*",
+      namespace: "/",
+      rooms: ["7", "a"],
+      selector,
+      roomKeys: [7, "b"],
+    });
+    await publish("DISCONNECT", {
+      sessionId: "*",
+      namespace: "/",
+      selector: { rooms: [null], except: [] },
+      close: false,
+    });
+    await publish("DISCONNECT", {
+      sessionId: "p",
+      namespace: "/",
+      session: { sid: "s", pid: "p", rooms: ["s", 1.5, [2]], data: null },
+    });
+    await assert.rejects(
+      publish("SIO_REQUEST", {
+        namespace: "/",
+        request: "FETCH_SOCKETS",
+        requestId: "r",
+        selector: { rooms: [], except: [{}] },
+      }),
+      (error: unknown) =>
+        error instanceof MessageValidationError && error.field === "selector.except.0",
+    );
+    await waitFor("seven reports", () => errors.length >= 7 ? errors : undefined);
+    assert.deepEqual(errors.sort(), [
+      `invalid event message field "batch.0.except.0": ${travel}, received an object`,
+      `invalid event message field "roomKeys": expected an array of one room (that of room), received an array of length 2`,
+      `invalid event message field "roomKeys.0": expected the room whose string form room holds ("42"), received number 41`,
+      `invalid event message field "roomKeys.1": expected the room whose string form rooms.1 holds ("a"), received string "b"`,
+      `invalid event message field "rooms.0": ${travel}, received boolean true`,
+      `invalid event message field "selector.rooms.0": ${travel}, received null`,
+      `invalid event message field "session.rooms.2": ${travel}, received an array of length 1`,
+    ]);
   } finally {
     await io.close();
     await factory.shutdown();
