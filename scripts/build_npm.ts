@@ -71,11 +71,13 @@ function jsPath(tsPath: string): string {
 /** The `exports` map of `package.json`, mirroring `deno.json`'s. */
 export function packageExports(
   entryPoints: BuildOptions["entryPoints"],
-): Record<string, { types: string; import: string }> {
-  const map: Record<string, { types: string; import: string }> = {};
+): Record<string, { types: string; import: string; default: string }> {
+  const map: Record<string, { types: string; import: string; default: string }> = {};
   for (const { name, path } of entryPoints) {
     const js = jsPath(path);
-    map[name] = { types: js.replace(/\.js$/, ".d.ts"), import: js };
+    // `default` serves require(): Node versions that can require ES modules load it, older ones
+    // say the package is ESM (rather than that the subpath is not exported).
+    map[name] = { types: js.replace(/\.js$/, ".d.ts"), import: js, default: js };
   }
   return map;
 }
@@ -114,16 +116,41 @@ function walk(path: string, out: string[]): void {
   for (const entry of Deno.readDirSync(path)) walk(`${path}/${entry.name}`, out);
 }
 
-/** Bare specifiers imported by the given sources (package names, not relative paths). */
+/** The package a bare specifier names (`@scope/name/sub` → `@scope/name`), or `undefined`. */
+function packageOf(specifier: string): string | undefined {
+  if (/^[./]/.test(specifier) || specifier.startsWith("node:")) return undefined;
+  const parts = specifier.split("/");
+  return specifier.startsWith("@") ? `${parts[0]}/${parts[1]}` : parts[0]!;
+}
+
+/**
+ * Packages the given sources import: their import and export statements and dynamic imports
+ * (read by the TypeScript compiler, so comments and strings do not count).
+ */
 export function importedPackages(files: readonly string[]): Set<string> {
   const names = new Set<string>();
-  const pattern = /(?:from|import)\s*\(?\s*["']([^"'./][^"']*)["']/g;
+  for (const file of files) {
+    const { importedFiles } = ts.preProcessFile(Deno.readTextFileSync(file), true, true);
+    for (const { fileName } of importedFiles) {
+      const name = packageOf(fileName);
+      if (name) names.add(name);
+    }
+  }
+  return names;
+}
+
+/**
+ * Packages the given sources name in an import anywhere, doc comments included: the clients
+ * their `@example` blocks open, which the library takes without importing them (node-redis,
+ * `@upstash/redis`).
+ */
+export function mentionedPackages(files: readonly string[]): Set<string> {
+  const names = new Set<string>();
+  const pattern = /(?:from|import)\s*\(?\s*["']([^"']+)["']/g;
   for (const file of files) {
     for (const match of Deno.readTextFileSync(file).matchAll(pattern)) {
-      const specifier = match[1]!;
-      if (specifier.startsWith("node:")) continue;
-      const parts = specifier.split("/");
-      names.add(specifier.startsWith("@") ? `${parts[0]}/${parts[1]}` : parts[0]!);
+      const name = packageOf(match[1]!);
+      if (name) names.add(name);
     }
   }
   return names;
@@ -176,12 +203,18 @@ export function build(options: BuildOptions): Record<string, unknown> {
   const dependencies: Record<string, string> = {};
   const devDependencies: Record<string, string> = { ...options.devDependencies };
   const publishedImports = importedPackages(published);
+  const documentedClients = mentionedPackages(published);
   const testImports = importedPackages(testFiles);
   const peerDependencies: Record<string, string> = { ...options.peerDependencies };
   for (const [name, specifier] of Object.entries(config.imports)) {
     const npm = parseNpmSpecifier(specifier);
     if (!npm || name in options.peerDependencies) continue;
-    if (options.clientLibraries.includes(name) && publishedImports.has(name)) {
+    // A client library is an optional peer when the code imports it or its docs have users
+    // open one to pass in; any other package is a dependency only when the code imports it.
+    if (
+      options.clientLibraries.includes(name) &&
+      (publishedImports.has(name) || documentedClients.has(name))
+    ) {
       peerDependencies[npm.name] = `^${npm.version}`;
       devDependencies[npm.name] = npm.version;
     } else if (publishedImports.has(name)) dependencies[npm.name] = npm.version;
