@@ -301,9 +301,9 @@ export abstract class BaseEventStore implements EventStore {
       // caller's offset is dropped). Spreading first lets V8 clone the payload's shape at once.
       const message: Record<string, unknown> = { ...payload, type, nodeId: this.nodeId };
       if (message.offset !== undefined) delete message.offset;
-      // A payload's own nodeId key would keep its place: move ours to the end, where the codec's
-      // own-record test (Codec.ownRecordTest) looks for it.
-      if ((payload as { nodeId?: unknown }).nodeId !== undefined) {
+      // A payload's own nodeId key (even one holding undefined) would keep its place: move ours to
+      // the end, where the codec's own-record test (Codec.ownRecordTest) looks for it.
+      if (Object.hasOwn(payload, "nodeId")) {
         delete message.nodeId;
         message.nodeId = this.nodeId;
       }

@@ -13,7 +13,8 @@
  * @module
  */
 
-import { Decoder, Encoder, ExtensionCodec } from "@msgpack/msgpack";
+import { Decoder, Encoder, ExtData, ExtensionCodec } from "@msgpack/msgpack";
+import { assertMsgpackLengths } from "./_msgpack_lengths.ts";
 import { setOwnField } from "./_own_field.ts";
 import { copyBytes } from "./byte_slab.ts";
 import { ownJsonRecordTest, ownMsgpackRecordTest, type OwnRecordTest } from "./own_records.ts";
@@ -103,12 +104,28 @@ const PROTO_OBJECT_EXTENSION = 0;
 
 const PROTO_KEY = "__proto__";
 
-function hasOwnProtoField(value: object): value is Record<string, unknown> {
-  if (!Object.hasOwn(value, PROTO_KEY)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
+/** How errors name a value that MessagePack would not carry as it is. */
+function kindOf(value: object): string {
+  const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === "string" && name !== "" ? `a ${name}` : "an object with a prototype";
 }
 
+/** The fields of an object with an own `__proto__` field, as the extension's flat array. */
+function encodeFields(object: Record<string, unknown>, encoder: Encoder): Uint8Array {
+  const entries: unknown[] = [];
+  for (const field of Object.keys(object)) {
+    if (object[field] !== undefined) entries.push(field, object[field]);
+  }
+  // The encoder is re-entrant: it encodes nested values with a clone of itself.
+  return encoder.encode(entries);
+}
+
+/**
+ * The extensions of {@linkcode createMsgpackCodec}. The encoder asks them about every object it
+ * meets (after its own `Date` extension), which makes them the place to refuse what MessagePack
+ * would change without a word: a `Map`, a `Set`, a class instance or an `ArrayBuffer` would arrive
+ * as `{}` or a plain object, an `Int16Array` as its bytes.
+ */
 function protoObjectExtensions(): ExtensionCodec {
   const extensions = new ExtensionCodec();
   // For the fields of such an object; they see the extension once it is registered below.
@@ -118,16 +135,21 @@ function protoObjectExtensions(): ExtensionCodec {
     type: PROTO_OBJECT_EXTENSION,
     encode(value) {
       // Called with objects only (the encoder asks about nothing else).
-      const object = value as object;
-      if (!hasOwnProtoField(object)) return null;
-      const entries: unknown[] = [];
-      for (const field of Object.keys(object)) {
-        if (object[field] !== undefined) entries.push(field, object[field]);
+      const object = value as Record<string, unknown>;
+      const proto = Object.getPrototypeOf(object);
+      if (proto === Object.prototype || proto === null) {
+        return Object.hasOwn(object, PROTO_KEY) ? encodeFields(object, encoder) : null;
       }
-      // The encoder is re-entrant: it encodes nested values with a clone of itself.
-      return encoder.encode(entries);
+      if (proto === Array.prototype || Array.isArray(object)) return null;
+      if (object instanceof Uint8Array || object instanceof ExtData) return null; // Node's Buffer too
+      throw new TypeError(
+        `${
+          kindOf(object)
+        } cannot travel as MessagePack unchanged: only plain objects, arrays, strings, numbers, booleans, null, Date and Uint8Array do`,
+      );
     },
     decode(data) {
+      assertMsgpackLengths(data);
       const entries = decoder.decode(data);
       if (!Array.isArray(entries) || entries.length % 2 !== 0) {
         throw new TypeError("malformed object extension: expected [key, value, …] pairs");
@@ -149,8 +171,9 @@ function protoObjectExtensions(): ExtensionCodec {
 /** Creates a MessagePack codec (`Uint8Array` travels as MessagePack `bin`). */
 export function createMsgpackCodec(): BytesCodec {
   const extensions = protoObjectExtensions();
-  // The encoder asks the extensions about every object it meets; the `__proto__` one costs a
-  // field lookup. The decoder consults them only for a record that holds an extension.
+  // The encoder asks the extensions about every object it meets, which costs a prototype lookup.
+  // The decoder consults them only for a record that holds an
+  // extension.
   const encoder = new Encoder({ ignoreUndefined: true, extensionCodec: extensions });
   const decoder = new Decoder({ extensionCodec: extensions });
   return {
@@ -167,7 +190,9 @@ export function createMsgpackCodec(): BytesCodec {
       }
     },
     decode(record) {
-      return decoder.decode(recordBytes(record));
+      const bytes = recordBytes(record);
+      assertMsgpackLengths(bytes);
+      return decoder.decode(bytes);
     },
     ownRecordTest(nodeId) {
       // The encoding of `{ nodeId }` without its map header: the key, then the id. A message

@@ -523,9 +523,19 @@ export function eventStoreSuite(options: EventStoreSuiteOptions): void {
         room: "from-b-bytes",
         packet: { ...looksLikeA, entry: aEntry },
       });
-      await inA!.waitFor(2, "a receives b's messages");
+      // Its own nodeId key holding undefined, and its own type key (a relay's
+      // `{ ...message, nodeId: undefined }`), keep their places: the packet comes last, and its
+      // last field is a's entry.
+      await b.publish("DISPATCH", {
+        nodeId: undefined,
+        type: "DISPATCH",
+        namespace: "/",
+        room: "from-b-relayed",
+        packet: { bytes: new Uint8Array([1]), nodeId: "a" },
+      } as { namespace: string; room: string; packet: unknown });
+      await inA!.waitFor(3, "a receives b's messages");
       await inB!.waitFor(2, "b receives a's two messages");
-      assert.deepStrictEqual(rooms(inA!.messages), ["from-b", "from-b-bytes"]);
+      assert.deepStrictEqual(rooms(inA!.messages), ["from-b", "from-b-bytes", "from-b-relayed"]);
       assert.deepStrictEqual(rooms(inB!.messages), ["plain", "forged"]);
       assert.ok(inB!.messages.every((message) => message.nodeId === "a"));
       assert.deepStrictEqual(
@@ -536,7 +546,7 @@ export function eventStoreSuite(options: EventStoreSuiteOptions): void {
       // the connection does not send them back at all).
       const roomsSeen = (seen: unknown[]) =>
         seen.map((message) => (message as { room: string }).room);
-      assert.deepStrictEqual(roomsSeen(forA.decoded), ["from-b", "from-b-bytes"]);
+      assert.deepStrictEqual(roomsSeen(forA.decoded), ["from-b", "from-b-bytes", "from-b-relayed"]);
       assert.equal(forA.counts.ownMatched, options.ownMessagesComeBack === false ? 0 : 2);
       assert.deepStrictEqual(roomsSeen(forB.decoded), ["plain", "forged"]);
     });

@@ -141,3 +141,73 @@ Deno.test("an own __proto__ field (as JSON.parse makes one) round-trips through 
     }
   }
 });
+
+Deno.test("MessagePack headers that claim more entries than the record holds are refused before decoding", () => {
+  // Each `dd 01 ff ff ff` claims 33,554,431 array items; the decoder used to allocate them all
+  // (256 MiB per header) before finding the record empty: 15 bytes could exhaust the heap.
+  const nested = new Uint8Array([0xdd, 1, 0xff, 0xff, 0xff, 0xdd, 1, 0xff, 0xff, 0xff, 0xdd, 1]);
+  const cases = [
+    new Uint8Array([0xdd, 1, 0xff, 0xff, 0xff]),
+    nested,
+    new Uint8Array([0xdc, 0xff, 0xff, 1, 2, 3]), // array 16 of 65,535 with 3 bytes left
+    new Uint8Array([0xdf, 0, 1, 0, 0, 0xa1, 0x61]), // map 32 of 65,536 entries
+    // Inside the nested values of a map: two arrays whose claims only fit one at a time.
+    new Uint8Array([0x82, 0xa1, 0x61, 0xdc, 0, 3, 0xa1, 0x62, 0xdc, 0, 3, 1, 2, 3]),
+  ];
+  for (const record of cases) {
+    for (const codec of [msgpackCodec, hybridCodec]) {
+      assert.throws(() => codec.decode(record), /claims more entries than the \d+ byte\(s\) left/);
+    }
+  }
+  // Large arrays and maps that are really there still decode.
+  const big = {
+    type: "DISPATCH",
+    packet: { list: Array.from({ length: 70_000 }, (_, i) => i % 7) },
+  };
+  const wide = {
+    type: "DISPATCH",
+    packet: Object.fromEntries(Array.from({ length: 70_000 }, (_, i) => [`k${i}`, i])),
+  };
+  for (const message of [big, wide]) {
+    assert.deepStrictEqual(msgpackCodec.decode(msgpackCodec.encode(message)), message);
+  }
+});
+
+Deno.test("msgpackCodec refuses objects MessagePack would change (Map, Set, class instances, other typed arrays)", () => {
+  class Point {
+    constructor(readonly x: number) {}
+  }
+  const refused: [string, unknown][] = [
+    ["Map", new Map([["a", 1]])],
+    ["Set", new Set([1])],
+    ["Point", new Point(1)],
+    ["Int16Array", new Int16Array([1, 2])],
+    ["ArrayBuffer", new ArrayBuffer(2)],
+    ["RegExp", /x/],
+    ["Number", new Number(3)],
+  ];
+  for (const [name, value] of refused) {
+    for (const codec of [msgpackCodec, hybridCodec]) {
+      assert.throws(
+        () => codec.encode({ type: "DISPATCH", packet: { value } }),
+        (error: unknown) =>
+          error instanceof TypeError && new RegExp(`a ${name} cannot travel`).test(error.message),
+        name,
+      );
+    }
+  }
+  // What travels: plain and prototype-less objects, arrays, Uint8Array (Node's Buffer too), Date.
+  const fine = {
+    type: "DISPATCH",
+    packet: {
+      bare: Object.assign(Object.create(null), { a: 1 }),
+      list: [1, "two", null],
+      bytes: new Uint8Array([1, 2]),
+      at: new Date(1_700_000_000_000),
+    },
+  };
+  const decoded = msgpackCodec.decode(msgpackCodec.encode(fine)) as typeof fine;
+  assert.deepStrictEqual(decoded.packet.bytes, new Uint8Array([1, 2]));
+  assert.deepStrictEqual(decoded.packet.at, new Date(1_700_000_000_000));
+  assert.deepStrictEqual({ ...decoded.packet.bare }, { a: 1 });
+});
