@@ -74,8 +74,10 @@ export type EventListener<T extends EventTypeName = EventTypeName> = (
 export interface SubscribeOptions {
   /**
    * Reliable kinds only: deliver from the message after this offset (as found on a delivered
-   * message's `offset`) instead of from new messages. In `SINGLE_CHANNEL` mode, the offset of the
-   * one shared channel.
+   * message's `offset`, or returned by the store's `lastOffset(type)`) instead of from new
+   * messages. In `SINGLE_CHANNEL` mode, the offset of the one shared channel. A Kafka topic of
+   * several partitions takes a position of every partition (`"0:3,1:5"`, what `lastOffset`
+   * returns there; see the Kafka store).
    */
   readonly fromOffset?: string;
 }

@@ -1,9 +1,15 @@
 /**
  * The consumer of one channel: its own consumer group per node and channel (broadcast — every
  * node reads every record), a start position fixed before `open()` resolves (the topic's end, or
- * the record after `fromOffset`), records handed to the core in partition order with their
- * `<partition>:<offset>`. A stream the client ends by itself (a broker restart, a lost
- * connection) is started again from the record after the last one delivered.
+ * the records after the position `fromOffset` gives, one `<partition>:<offset>` per partition,
+ * the partitions it does not name from their first record), records handed to the core in
+ * partition order with their `<partition>:<offset>`. A stream the client ends by itself (a broker
+ * restart, a lost connection) is started again from the record after the last one delivered.
+ *
+ * Partitions added to the topic while the reader runs are read from their first record: the
+ * reader looks at the topic's partition count every {@linkcode PARTITION_CHECK_MS} (one timer,
+ * also used to delay restarts) and whenever it starts the stream again, and starts the stream
+ * again (rejoining its group, which assigns it every partition) when the count grew.
  *
  * Records that retention (or `deleteRecords`) removed before this node read them are a gap, not
  * a dead end: a `fromOffset` below a partition's earliest offset, or a read the broker answers
@@ -17,9 +23,9 @@
 import type { Buffer } from "node:buffer";
 import { Consumer, type Message, type MessagesStream } from "@platformatic/kafka";
 import { BackendError, type ChannelSink } from "../core/mod.ts";
-import { formatOffset, parseOffset } from "./offsets.ts";
+import { formatOffset, formatPositions, parsePositions } from "./offsets.ts";
 import type { ResolvedKafkaOptions } from "./options.ts";
-import { describe } from "./topics.ts";
+import { describe, PARTITION_CHECK_MS } from "./topics.ts";
 
 type Stream = MessagesStream<Buffer, Buffer, Buffer, Buffer>;
 
@@ -50,11 +56,18 @@ export class ChannelReader {
   readonly #options: ResolvedKafkaOptions;
   // By partition, the offset of the last record delivered (the record before the start position
   // until one is): comparing and storing the client's own bigint allocates nothing per record.
+  // A partition added after the stream started has no entry until its first record arrives (the
+  // stream reads it from its first record).
   readonly #delivered: bigint[] = [];
+  // How many partitions the topic has, as last seen (the stream reads all of them).
+  #partitions = 0;
   #consumer: Consumer | undefined;
   #stream: Stream | undefined;
   #closing = false;
-  #restartTimer: ReturnType<typeof setTimeout> | undefined;
+  // The reader's one timer: the delayed restart of an ended stream when `#timerRestarts`, else
+  // the next partition check.
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerRestarts = false;
   #restarting: Promise<void> | undefined;
   // The last stream ended on OFFSET_OUT_OF_RANGE: realign before starting the next one.
   #outOfRange = false;
@@ -77,11 +90,28 @@ export class ChannelReader {
   }
 
   /**
+   * Where this reader is in a topic of several partitions: the last record delivered in each
+   * partition, or the record before the first one to read (`-1`: before the first record), in
+   * partition order (`"0:3,1:5"`), a valid `fromOffset` to resume from. A partition added since
+   * this reader started and not read from yet is left out (read from its first record on
+   * resuming). `undefined` while the topic has one partition (a message's offset says it all).
+   */
+  get position(): string | undefined {
+    return this.#partitions > 1 ? formatPositions(this.#delivered) : undefined;
+  }
+
+  /**
    * Joins the group and fixes the start position; resolves once the stream has its offsets, so
    * any record produced afterwards is delivered.
+   *
+   * @param fromOffset a position (see {@linkcode parsePositions}): each partition it names is
+   * read from the record after the one given, every other one from its first record.
+   * @throws {TypeError} for a malformed `fromOffset`.
+   * @throws {RangeError} when `fromOffset` names a partition the topic does not have, or a record
+   * past a partition's end.
    */
   async open(fromOffset?: string): Promise<void> {
-    const from = fromOffset === undefined ? undefined : parseOffset(fromOffset);
+    const from = fromOffset === undefined ? undefined : parsePositions(fromOffset);
     const options = this.#options;
     const consumer = new Consumer({
       ...options.connection,
@@ -92,6 +122,10 @@ export class ChannelReader {
       retries: options.retries,
       retryDelay: options.retryDelayMs,
       timeout: options.requestTimeoutMs,
+      // The client's own wait for an answer (30 s by default): the broker may hold a fetch for
+      // `maxWaitTime` and a group join for the rebalance timeout (a departed member timing out).
+      requestTimeout: Math.max(options.maxWaitTimeMs, options.sessionTimeoutMs) +
+        options.requestTimeoutMs,
       maxWaitTime: options.maxWaitTimeMs,
       sessionTimeout: options.sessionTimeoutMs,
       rebalanceTimeout: options.sessionTimeoutMs,
@@ -117,38 +151,47 @@ export class ChannelReader {
     try {
       const ends = await this.#offsets(consumer, LATEST);
       if (ends.length === 0) throw new Error(`topic ${this.#topic} has no partitions`);
-      ends.forEach((end, partition) => this.#delivered[partition] = end - 1n);
-      let gap: Error | undefined;
+      this.#partitions = ends.length;
+      const gaps: Error[] = [];
       if (from) {
-        const { partition } = from;
-        const end = ends[partition];
-        if (end === undefined) {
-          throw new RangeError(
-            `fromOffset ${
-              formatOffset(partition, from.offset)
-            } names partition ${partition}, but topic ${this.#topic} has ${ends.length}`,
-          );
+        for (const { partition, offset } of from) {
+          const end = ends[partition];
+          if (end === undefined) {
+            throw new RangeError(
+              `fromOffset ${
+                formatOffset(partition, offset)
+              } names partition ${partition}, but topic ${this.#topic} has ${ends.length}`,
+            );
+          }
+          if (offset + 1n > end) {
+            throw new RangeError(
+              `fromOffset ${
+                formatOffset(partition, offset)
+              } is past the end of partition ${partition} of topic ${this.#topic}: its end offset is ${end} (the next record written there gets offset ${end}), so no record ${
+                formatOffset(partition, offset)
+              } exists`,
+            );
+          }
         }
-        const next = from.offset + 1n;
-        if (next > end) {
-          throw new RangeError(
-            `fromOffset ${
-              formatOffset(partition, from.offset)
-            } is past the end of partition ${partition} of topic ${this.#topic}: its end offset is ${end} (the next record written there gets offset ${end}), so no record ${
-              formatOffset(partition, from.offset)
-            } exists`,
-          );
+        // A partition the position does not name (added after it was taken, perhaps) is read
+        // from its first record still there: records may come twice, none is skipped.
+        const earliest = await this.#offsets(consumer, EARLIEST);
+        ends.forEach((_, partition) => {
+          this.#delivered[partition] = (earliest[partition] ?? 0n) - 1n;
+        });
+        for (const { partition, offset } of from) {
+          const next = offset + 1n;
+          const first = earliest[partition] ?? 0n;
+          this.#delivered[partition] = next < first ? first - 1n : offset;
+          if (next < first) gaps.push(this.#gap(partition, next, first));
         }
-        const earliest = (await this.#offsets(consumer, EARLIEST))[partition] ?? 0n;
-        this.#delivered[partition] = from.offset;
-        if (next < earliest) {
-          this.#delivered[partition] = earliest - 1n;
-          gap = this.#gap(partition, next, earliest);
-        }
+      } else {
+        ends.forEach((end, partition) => this.#delivered[partition] = end - 1n);
       }
       await this.#start();
       // Reported once the subscription stands: a failed open reports nothing but its rejection.
-      if (gap) this.#sink.error(gap);
+      for (const gap of gaps) this.#sink.error(gap);
+      this.#arm(false);
     } catch (error) {
       this.#closing = true;
       await this.#stop();
@@ -165,6 +208,12 @@ export class ChannelReader {
   async #offsets(consumer: Consumer, timestamp: bigint): Promise<bigint[]> {
     const offsets = await consumer.listOffsets({ topics: [this.#topic], timestamp });
     return offsets.get(this.#topic) ?? [];
+  }
+
+  /** How many partitions the topic has, from the consumer's metadata (cached for up to 5 s). */
+  async #partitionCount(consumer: Consumer): Promise<number> {
+    const metadata = await consumer.metadata({ topics: [this.#topic] });
+    return metadata.topics.get(this.#topic)?.partitionsCount ?? 0;
   }
 
   /** The report of records removed from a partition before this node read them. */
@@ -189,7 +238,10 @@ export class ChannelReader {
     const earliest = await this.#offsets(consumer, EARLIEST);
     const ends = await this.#offsets(consumer, LATEST);
     for (let partition = 0; partition < this.#delivered.length; partition++) {
-      const next = this.#delivered[partition]! + 1n;
+      const last = this.#delivered[partition];
+      // A partition without an entry is read from its first record: nothing to realign.
+      if (last === undefined) continue;
+      const next = last + 1n;
       const first = earliest[partition];
       const end = ends[partition];
       if (first !== undefined && next < first) {
@@ -213,14 +265,19 @@ export class ChannelReader {
 
   async #start(): Promise<void> {
     const consumer = this.#consumer!;
+    const offsets = [];
+    for (let partition = 0; partition < this.#delivered.length; partition++) {
+      const last = this.#delivered[partition];
+      if (last !== undefined) offsets.push({ topic: this.#topic, partition, offset: last + 1n });
+    }
+    // `consume` (re)joins the group, whose assignment is every partition the topic has now.
     const stream = await consumer.consume({
       topics: [this.#topic],
       mode: "manual",
-      offsets: this.#delivered.map((last, partition) => ({
-        topic: this.#topic,
-        partition,
-        offset: last + 1n,
-      })),
+      offsets,
+      // Partitions without an offset above (added to the topic after this reader looked) are
+      // read from their first record, not from their end: none of their records is skipped.
+      fallbackMode: "earliest",
       autocommit: false,
       sessionTimeout: this.#options.sessionTimeoutMs,
       rebalanceTimeout: this.#options.sessionTimeoutMs,
@@ -272,39 +329,87 @@ export class ChannelReader {
     this.#sink.record(message.value ?? EMPTY, formatOffset(partition, offset));
   }
 
-  async #resume(): Promise<void> {
+  /**
+   * Starts the stream again: the current one, if any, is closed first (a restart after the
+   * partition count grew); partitions added since are read from their first record.
+   */
+  async #restart(): Promise<void> {
+    const stream = this.#stream;
+    this.#stream = undefined;
+    if (stream && !stream.destroyed) await stream.close().catch(() => {});
     if (this.#outOfRange) {
       await this.#realign();
       this.#outOfRange = false;
     }
+    const count = await this.#partitionCount(this.#consumer!);
+    if (count > this.#partitions) this.#partitions = count;
+    if (this.#closing) return;
     await this.#start();
   }
 
+  /**
+   * Sets the reader's one timer: a restart (`restart`), which replaces a pending partition check,
+   * or the next partition check, unless a timer or a restart is already pending.
+   */
+  #arm(restart: boolean): void {
+    if (this.#closing) return;
+    if (this.#timer !== undefined) {
+      if (this.#timerRestarts || !restart) return;
+      clearTimeout(this.#timer);
+    } else if (!restart && this.#restarting !== undefined) return;
+    this.#timerRestarts = restart;
+    this.#timer = setTimeout(this.#onTimer, restart ? RESTART_DELAY_MS : PARTITION_CHECK_MS);
+  }
+
+  readonly #onTimer = (): void => {
+    this.#timer = undefined;
+    if (this.#closing) return;
+    if (this.#timerRestarts) this.#runRestart();
+    else void this.#check();
+  };
+
+  /** Starts the stream again at once when the topic has more partitions than this reader saw. */
+  async #check(): Promise<void> {
+    let grown = false;
+    try {
+      grown = (await this.#partitionCount(this.#consumer!)) > this.#partitions;
+    } catch {
+      // The broker cannot be reached: the stream reports that; look again later.
+    }
+    if (this.#closing) return;
+    if (grown) this.#runRestart();
+    else this.#arm(false);
+  }
+
   #scheduleRestart(): void {
-    if (this.#restartTimer !== undefined || this.#restarting !== undefined || this.#closing) return;
-    this.#restartTimer = setTimeout(() => {
-      this.#restartTimer = undefined;
+    if (this.#restarting === undefined) this.#arm(true);
+  }
+
+  #runRestart(): void {
+    if (this.#restarting !== undefined || this.#closing) return;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#restarting = this.#restart().then(() => {
+      this.#restarting = undefined;
+      this.#arm(false);
+    }, (error) => {
+      this.#restarting = undefined;
       if (this.#closing) return;
-      this.#restarting = this.#resume().then(() => {
-        this.#restarting = undefined;
-      }, (error) => {
-        this.#restarting = undefined;
-        if (this.#closing) return;
-        this.#sink.error(
-          new BackendError(
-            "kafka",
-            `could not resume reading topic ${this.#topic}: ${describe(error)}; retrying`,
-            { cause: error },
-          ),
-        );
-        this.#scheduleRestart();
-      });
-    }, RESTART_DELAY_MS);
+      this.#sink.error(
+        new BackendError(
+          "kafka",
+          `could not resume reading topic ${this.#topic}: ${describe(error)}; retrying`,
+          { cause: error },
+        ),
+      );
+      this.#arm(true);
+    });
   }
 
   async #stop(): Promise<void> {
-    if (this.#restartTimer !== undefined) clearTimeout(this.#restartTimer);
-    this.#restartTimer = undefined;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    // A partition check waiting for metadata is not waited for: it sees `#closing` afterwards.
     await this.#restarting?.catch(() => {});
     const stream = this.#stream;
     const consumer = this.#consumer;

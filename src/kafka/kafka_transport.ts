@@ -38,6 +38,8 @@ export class KafkaTransport implements EventTransport {
   readonly #producer: KafkaProducer;
   readonly #writers = new Map<string, ChannelWriter>();
   readonly #readers = new Map<string, ChannelReader>();
+  // By channel, the reader that opened it last, kept after it closes for its position.
+  readonly #lastReaders = new Map<string, ChannelReader>();
 
   /**
    * @param prefix validated channel prefix.
@@ -65,12 +67,22 @@ export class KafkaTransport implements EventTransport {
       retries: options.retries,
       retryDelay: options.retryDelayMs,
       timeout: options.requestTimeoutMs,
+      // The client's own wait for an answer (30 s by default), not only the broker's.
+      requestTimeout: options.requestTimeoutMs,
     });
   }
 
   /** Consumer groups of the channels currently read. */
   get groupIds(): string[] {
     return [...this.#readers.values()].map((reader) => reader.groupId);
+  }
+
+  /**
+   * Where the last reader of `channel` is in its topic, when that has several partitions (see
+   * {@linkcode ChannelReader.position}).
+   */
+  positionOf(channel: string): string | undefined {
+    return this.#lastReaders.get(channel)?.position;
   }
 
   /** The physical topic of a channel. */
@@ -116,10 +128,14 @@ export class KafkaTransport implements EventTransport {
       this.#options,
     );
     this.#readers.set(channel, reader);
+    const previous = this.#lastReaders.get(channel);
+    this.#lastReaders.set(channel, reader);
     try {
       await reader.open(fromOffset);
     } catch (error) {
       this.#readers.delete(channel);
+      if (previous) this.#lastReaders.set(channel, previous);
+      else this.#lastReaders.delete(channel);
       throw error;
     }
   }

@@ -24,6 +24,6 @@
 
 export * from "./kafka_event_store.ts";
 export { groupIdOf } from "./kafka_transport.ts";
-export { formatOffset, type KafkaPosition, parseOffset } from "./offsets.ts";
+export { formatOffset, type KafkaPosition, parseOffset, parsePositions } from "./offsets.ts";
 export type { KafkaConnectionOptions, KafkaEventStoreOptions, KafkaProducer } from "./options.ts";
 export { topicName } from "./topics.ts";

@@ -48,8 +48,9 @@ export interface KafkaEventStoreOptions extends EventStoreOptions {
   /**
    * Partitions of a topic the store creates, and how many of a topic's partitions this node
    * publishes to (batches go round-robin over them; over all of them when the topic, made
-   * elsewhere, has fewer); 1 by default (order within a channel kept). A node reads every
-   * partition of the topic whatever this says.
+   * elsewhere, has fewer, looking at the topic's count again every 5 s since partitions may be
+   * added); 1 by default (order within a channel kept). A node reads every partition of the
+   * topic whatever this says, partitions added while it runs included (from their first record).
    */
   readonly partitions?: number;
   /** Replication factor of a topic the store creates; 1 by default. */
@@ -65,13 +66,26 @@ export interface KafkaEventStoreOptions extends EventStoreOptions {
   readonly lingerMs?: number;
   /** Most records in one produce request of a channel; 1000 by default. */
   readonly batchMaxRecords?: number;
-  /** Most bytes (record values) in one produce request of a channel; 1 MiB by default. */
+  /**
+   * Most bytes in one produce request of a channel, counting each record's value and its
+   * framing in the record batch (an upper bound of 28 bytes a record, 61 a batch); 1 000 000 by
+   * default, under Kafka's default `max.message.bytes` (1 048 588). A record larger than this
+   * goes alone. A batch of several records that the broker still refuses as too large
+   * (MESSAGE_TOO_LARGE, a topic with a smaller `max.message.bytes`) is sent again in halves, so
+   * only a record that is too large on its own is rejected.
+   */
   readonly batchMaxBytes?: number;
   /** Attempts after the first failed request of any client; 3 by default. */
   readonly retries?: number;
   /** Delay between attempts, in ms; 500 by default. */
   readonly retryDelayMs?: number;
-  /** Timeout of one request, in ms; 5000 by default. */
+  /**
+   * Longest wait for the broker's answer to one request, in ms; 5000 by default. A broker that
+   * accepts connections but does not answer makes the request fail after this long (a publish
+   * rejects, a subscribe rejects). A consumer's requests may be held by the broker on purpose (a
+   * fetch up to `maxWaitTimeMs`, a group join up to `sessionTimeoutMs` while a departed member of
+   * the group times out), so the consumers wait that much longer.
+   */
   readonly requestTimeoutMs?: number;
   /** Longest wait of one fetch for new records, in ms; 500 by default. */
   readonly maxWaitTimeMs?: number;
@@ -142,6 +156,12 @@ function integer(name: string, value: number | undefined, fallback: number, min:
   return chosen;
 }
 
+/**
+ * Default `batchMaxBytes`: with its framing counted, a batch stays under Kafka's default
+ * `max.message.bytes` (1 048 588) with room to spare.
+ */
+export const DEFAULT_BATCH_MAX_BYTES = 1_000_000;
+
 /** Room for the record batch and record headers around the largest accepted message. */
 const TOPIC_OVERHEAD_BYTES = 64 * 1024;
 
@@ -161,7 +181,12 @@ export function resolveKafkaOptions(
       }`,
     );
   }
-  const batchMaxBytes = integer("batchMaxBytes", options.batchMaxBytes, 1024 * 1024, 1);
+  const batchMaxBytes = integer(
+    "batchMaxBytes",
+    options.batchMaxBytes,
+    DEFAULT_BATCH_MAX_BYTES,
+    1,
+  );
   return {
     brokers: [...options.brokers],
     clientId: clientIdOf(options.clientId, nodeId),

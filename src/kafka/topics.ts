@@ -41,6 +41,8 @@ export class TopicCreator {
       retries: this.#options.retries,
       retryDelay: this.#options.retryDelayMs,
       timeout: this.#options.requestTimeoutMs,
+      // The client's own wait for an answer (30 s by default), not only the broker's.
+      requestTimeout: this.#options.requestTimeoutMs,
     });
     return this.#admin;
   }
@@ -82,12 +84,100 @@ export class TopicCreator {
   }
 }
 
-/** The message of a client error, with the messages of the errors it wraps. */
+/**
+ * How often a reader and a writer look at the topic's partition count again, in ms (the clients
+ * cache a topic's metadata for 5 s, so a shorter period would see nothing new).
+ */
+export const PARTITION_CHECK_MS = 5000;
+
+/** Most distinct reasons {@linkcode describe} lists. */
+const MAX_REASONS = 8;
+
+/** Deeper than this, nested errors are not followed (a cycle, or a pathological chain). */
+const MAX_DEPTH = 8;
+
+/**
+ * The message of a client error, followed by the reasons it wraps: the innermost errors of its
+ * `errors` (the client's `MultipleErrors`, nested a few levels deep) and of its `cause` chain,
+ * each with the broker's error name (`apiId`, such as `MESSAGE_TOO_LARGE`) or its `code`, listed
+ * once each with how many times it occurred.
+ */
 export function describe(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  const inner = (error as { errors?: unknown[] }).errors;
-  const details = Array.isArray(inner) && inner.length > 0
-    ? ` (${inner.map((item) => (item instanceof Error ? item.message : String(item))).join("; ")})`
-    : "";
-  return `${error.message}${details}`;
+  const reasons = new Map<string, number>();
+  collectInner(error, reasons, new Set([error]), 0);
+  if (reasons.size === 0 || (reasons.size === 1 && reasons.has(error.message))) {
+    return error.message;
+  }
+  const listed = [...reasons].slice(0, MAX_REASONS).map(([reason, count]) =>
+    count > 1 ? `${reason} (×${count})` : reason
+  );
+  if (reasons.size > MAX_REASONS) listed.push(`${reasons.size - MAX_REASONS} more`);
+  return `${error.message} (${listed.join("; ")})`;
+}
+
+/**
+ * Adds to `into` the reasons that `error` wraps: those of each of its `errors` when it has some,
+ * else those of its `cause`. Returns whether there were any.
+ */
+function collectInner(
+  error: unknown,
+  into: Map<string, number>,
+  seen: Set<unknown>,
+  depth: number,
+): boolean {
+  if (depth >= MAX_DEPTH || error === null || typeof error !== "object") return false;
+  const inner = (error as { errors?: unknown }).errors;
+  if (Array.isArray(inner) && inner.length > 0) {
+    for (const item of inner) collectReasons(item, into, seen, depth + 1);
+    return true;
+  }
+  const cause = (error as { cause?: unknown }).cause;
+  if (cause === undefined || cause === null) return false;
+  collectReasons(cause, into, seen, depth + 1);
+  return true;
+}
+
+/**
+ * Adds the innermost reasons of `error` to `into`, counting repeats: an error that wraps others
+ * stands for them, one with only a cause is written `<reason>: <its cause's reasons>`.
+ */
+function collectReasons(
+  error: unknown,
+  into: Map<string, number>,
+  seen: Set<unknown>,
+  depth: number,
+): void {
+  // `seen` holds the errors being walked through (a cycle ends there), not every error met: two
+  // errors may share a cause.
+  if (seen.has(error)) return;
+  seen.add(error);
+  const inner = (error as { errors?: unknown } | null)?.errors;
+  if (!(Array.isArray(inner) && inner.length > 0 && collectInner(error, into, seen, depth))) {
+    let reason = reasonOf(error);
+    const causes = new Map<string, number>();
+    if (collectInner(error, causes, seen, depth) && causes.size > 0) {
+      reason += `: ${[...causes.keys()].join("; ")}`;
+    }
+    into.set(reason, (into.get(reason) ?? 0) + 1);
+  }
+  seen.delete(error);
+}
+
+/** One error as a reason: its broker error name or code, its message, the broker's own text. */
+function reasonOf(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const { apiId, code, serverErrorMessage } = error as {
+    apiId?: unknown;
+    code?: unknown;
+    serverErrorMessage?: unknown;
+  };
+  const name = typeof apiId === "string" ? apiId : typeof code === "string" ? code : undefined;
+  let reason = name === undefined || error.message.includes(name)
+    ? error.message
+    : `${name}: ${error.message}`;
+  if (typeof serverErrorMessage === "string" && serverErrorMessage !== "") {
+    reason += ` (broker: ${serverErrorMessage})`;
+  }
+  return reason;
 }

@@ -9,7 +9,8 @@ import type { Producer } from "@platformatic/kafka";
 import { BackendError, type EventMessage } from "../../mod.ts";
 import { groupIdOf, KafkaEventStore, parseOffset } from "../../src/kafka/mod.ts";
 import { formatOffset, formatOffsets } from "../../src/kafka/offsets.ts";
-import { Inbox, randomPrefix, shutdownAll } from "../conformance/_helpers.ts";
+import { describe } from "../../src/kafka/topics.ts";
+import { Inbox, randomPrefix, shutdownAll, within } from "../conformance/_helpers.ts";
 import { ignoreUnless, requireService } from "../_services.ts";
 import {
   adminClient,
@@ -466,6 +467,257 @@ Deno.test({
       await assert.rejects(a.subscribe("JOIN", () => {}), BackendError);
     } finally {
       await a.shutdown();
+    }
+  },
+});
+
+/** Kafka's own default `max.message.bytes` (1 MiB + 12), that of a topic made with defaults. */
+const KAFKA_DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
+
+/** Creates `<prefix>.DISPATCH` with one partition and the given `max.message.bytes`. */
+async function dispatchTopic(prefix: string, maxMessageBytes: number): Promise<string> {
+  usedPrefixes.add(prefix);
+  const topic = `${prefix}.DISPATCH`;
+  const admin = adminClient();
+  try {
+    await admin.createTopics({
+      topics: [topic],
+      partitions: 1,
+      replicas: 1,
+      configs: [{ name: "max.message.bytes", value: String(maxMessageBytes) }],
+    });
+  } finally {
+    await admin.close();
+  }
+  return topic;
+}
+
+Deno.test({
+  name:
+    "KafkaEventStore: 1000 small records published at once fit a topic with Kafka's default max.message.bytes",
+  ignore,
+  async fn() {
+    const prefix = randomPrefix("kt");
+    await dispatchTopic(prefix, KAFKA_DEFAULT_MAX_MESSAGE_BYTES);
+    const a = kafkaNode({ prefix, nodeId: "a" });
+    const b = kafkaNode({ prefix, nodeId: "b" });
+    try {
+      const inbox = await new Inbox().listen(b, "DISPATCH");
+      // About 1 KiB each: their values alone come to just under 1 MiB, their framing does not.
+      const packet = "y".repeat(1000);
+      const results = await Promise.allSettled(
+        Array.from(
+          { length: 1000 },
+          (_, index) => a.publish("DISPATCH", { namespace: "/", room: `b${index}`, packet }),
+        ),
+      );
+      const rejected = results.filter((result) => result.status === "rejected");
+      assert.deepStrictEqual(
+        rejected.length,
+        0,
+        `${rejected.length} of 1000 rejected, e.g. ${
+          (rejected[0] as PromiseRejectedResult | undefined)?.reason
+        }`,
+      );
+      assert.deepStrictEqual(
+        results.map((result) =>
+          (result as PromiseFulfilledResult<{ offset?: string }>).value.offset
+        ),
+        Array.from({ length: 1000 }, (_, index) => `0:${index}`),
+      );
+      assert.equal((await inbox.waitFor(1000)).length, 1000);
+    } finally {
+      await shutdownAll([a, b]);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "KafkaEventStore: a batch the broker refuses as too large goes again in halves; only the record too large alone rejects, naming MESSAGE_TOO_LARGE",
+  ignore,
+  async fn() {
+    const prefix = randomPrefix("kt");
+    // A topic made by someone else with a small limit: 50 000 bytes per record batch.
+    const topic = await dispatchTopic(prefix, 50_000);
+    const a = kafkaNode({ prefix, nodeId: "a" });
+    const b = kafkaNode({ prefix, nodeId: "b" });
+    try {
+      const inbox = await new Inbox().listen(b, "DISPATCH");
+      const packet = "y".repeat(1000);
+      const rooms = Array.from({ length: 200 }, (_, index) => `s${index}`);
+      // One synchronous run: the writer's first batch holds all 201 records (about 260 KB).
+      const small = rooms.slice(0, 100).map((room) =>
+        a.publish("DISPATCH", { namespace: "/", room, packet })
+      );
+      const big = a.publish("DISPATCH", { namespace: "/", room: "big", packet: "x".repeat(60_000) })
+        .then(() => undefined, (error: unknown) => error);
+      small.push(
+        ...rooms.slice(100).map((room) => a.publish("DISPATCH", { namespace: "/", room, packet })),
+      );
+      const offsets = (await Promise.all(small)).map((result) => result.offset);
+      // Every small record stored, in publish order.
+      assert.deepStrictEqual(offsets, rooms.map((_, index) => `0:${index}`));
+      const error = await big;
+      assert.ok(error instanceof BackendError, `the big record rejects: ${error}`);
+      assert.match(
+        error.message,
+        new RegExp(`could not publish 1 record\\(s\\) to topic ${topic}`),
+      );
+      assert.match(error.message, /MESSAGE_TOO_LARGE/);
+      const received = await inbox.waitFor(rooms.length);
+      assert.deepStrictEqual(
+        received.map((message) => ("room" in message ? message.room : "")),
+        rooms,
+      );
+    } finally {
+      await shutdownAll([a, b]);
+    }
+  },
+});
+
+Deno.test({
+  name: "describe() lists the innermost reasons of a client error, with their apiId or code",
+  fn() {
+    const tooLarge = Object.assign(
+      new Error("The request included a message larger than the max message size."),
+      { apiId: "MESSAGE_TOO_LARGE", code: "PLT_KFK_PROTOCOL" },
+    );
+    const response = new AggregateError(
+      [tooLarge],
+      "Received response with error while executing API Produce(v11)",
+    );
+    assert.equal(
+      describe(new AggregateError([response], "Producing messages failed.")),
+      "Producing messages failed. (MESSAGE_TOO_LARGE: The request included a message larger than the max message size.)",
+    );
+    // Repeated reasons once, with a count; a cause chain followed to its end.
+    const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), {
+      code: "ECONNREFUSED",
+    });
+    const network = () =>
+      Object.assign(new Error("Connection to 127.0.0.1:1 failed.", { cause: refused }), {
+        code: "PLT_KFK_NETWORK",
+      });
+    assert.equal(
+      describe(new AggregateError([network(), network()], "metadata failed 2 times.")),
+      "metadata failed 2 times. (PLT_KFK_NETWORK: Connection to 127.0.0.1:1 failed.: connect ECONNREFUSED 127.0.0.1:1 (×2))",
+    );
+    assert.equal(describe(new Error("plain")), "plain");
+    assert.equal(describe("text"), "text");
+  },
+});
+
+Deno.test({
+  name:
+    "KafkaEventStore over 2 partitions: lastOffset() is the position of every partition, and resuming from it loses nothing",
+  ignore,
+  async fn() {
+    const prefix = randomPrefix("kt");
+    const a = kafkaNode({ prefix, nodeId: "a" }, { partitions: 2 });
+    let b = kafkaNode({ prefix, nodeId: "b" }, { partitions: 2 });
+    const nodes = [a, b];
+    try {
+      const before = await new Inbox().listen(b, "DISPATCH");
+      // One awaited publish per batch: the batches alternate between the partitions.
+      const offsets: string[] = [];
+      for (let index = 0; index < 4; index++) {
+        const room = `before${index}`;
+        offsets.push((await a.publish("DISPATCH", { namespace: "/", room, packet: 0 })).offset!);
+      }
+      assert.deepStrictEqual(offsets, ["0:0", "1:0", "0:1", "1:1"]);
+      await before.waitFor(4);
+      const last = b.lastOffset("DISPATCH");
+      assert.equal(last, "0:1,1:1");
+      await b.shutdown();
+      assert.equal(b.lastOffset("DISPATCH"), last, "the position outlives the subscription");
+
+      const away: string[] = [];
+      for (let index = 0; index < 4; index++) {
+        const room = `away${index}`;
+        away.push(room);
+        await a.publish("DISPATCH", { namespace: "/", room, packet: 0 });
+      }
+      b = kafkaNode({ prefix, nodeId: "b" }, { partitions: 2 });
+      nodes.push(b);
+      const resumed = new Inbox();
+      await b.subscribe("DISPATCH", resumed.push, { fromOffset: last });
+      await resumed.waitFor(4);
+      // Time for a record delivered again, or one from before, to show up.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      assert.deepStrictEqual(
+        resumed.messages.map((message) => ("room" in message ? message.room : "")).sort(),
+        away,
+      );
+      assert.equal(b.lastOffset("DISPATCH"), "0:3,1:3");
+    } finally {
+      await shutdownAll(nodes);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "KafkaEventStore: fromOffset lists one position per partition; partitions it leaves out are read from their first record; <partition>:-1 replays a partition",
+  ignore,
+  async fn() {
+    const prefix = randomPrefix("kt");
+    const topic = `${prefix}.DISPATCH`;
+    const a = kafkaNode({ prefix, nodeId: "a" }, { partitions: 2 });
+    const b = kafkaNode({ prefix, nodeId: "b" }, { partitions: 2 });
+    const nodes = [a, b];
+    try {
+      for (let index = 0; index < 6; index++) {
+        await a.publish("DISPATCH", { namespace: "/", room: `r${index}`, packet: 0 });
+      }
+      // 0:0 r0, 1:0 r1, 0:1 r2, 1:1 r3, 0:2 r4, 1:2 r5
+      for (const fromOffset of ["0:1,", "0:1,0:2", "0:1;1:2", "0:1, 1:2", "0:-2", "0:1,x"]) {
+        await assert.rejects(
+          b.subscribe("DISPATCH", () => {}, { fromOffset }),
+          TypeError,
+          `fromOffset ${fromOffset}`,
+        );
+      }
+      await assert.rejects(
+        b.subscribe("DISPATCH", () => {}, { fromOffset: "0:0,1:3" }),
+        (error: unknown) =>
+          error instanceof RangeError &&
+          error.message.includes(`fromOffset 1:3 is past the end of partition 1 of topic ${topic}`),
+      );
+      await assert.rejects(
+        b.subscribe("DISPATCH", () => {}, { fromOffset: "0:0,2:0" }),
+        (error: unknown) =>
+          error instanceof RangeError && error.message.includes("names partition 2"),
+      );
+      assert.deepStrictEqual(b.groupIds, []);
+
+      const rooms = (inbox: Inbox) =>
+        inbox.messages.map((message) =>
+          `${"room" in message ? message.room : ""}@${message.offset}`
+        )
+          .sort();
+      const settle = () => new Promise((resolve) => setTimeout(resolve, 1000));
+      // Partition 0 after 0:1; partition 1, not named, from its first record.
+      const partial = new Inbox();
+      await b.subscribe("DISPATCH", partial.push, { fromOffset: "0:1" });
+      await partial.waitFor(4);
+      await settle();
+      assert.deepStrictEqual(rooms(partial), ["r1@1:0", "r3@1:1", "r4@0:2", "r5@1:2"]);
+      assert.equal(b.lastOffset("DISPATCH"), "0:2,1:2");
+      await b.unsubscribe("DISPATCH");
+
+      // Before the first record of partition 0, after the last of partition 1.
+      const c = kafkaNode({ prefix, nodeId: "c" });
+      nodes.push(c);
+      const replay = new Inbox();
+      await c.subscribe("DISPATCH", replay.push, { fromOffset: "1:2,0:-1" });
+      await replay.waitFor(3);
+      await a.publish("DISPATCH", { namespace: "/", room: "r6", packet: 0 });
+      await within(replay.waitFor(4), "the record published after subscribing");
+      await settle();
+      assert.deepStrictEqual(rooms(replay), ["r0@0:0", "r2@0:1", "r4@0:2", "r6@0:3"]);
+    } finally {
+      await shutdownAll(nodes);
     }
   },
 });
