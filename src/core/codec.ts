@@ -107,7 +107,8 @@ const PROTO_KEY = "__proto__";
 /** How errors name a value that MessagePack would not carry as it is. */
 function kindOf(value: object): string {
   const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
-  return typeof name === "string" && name !== "" ? `a ${name}` : "an object with a prototype";
+  if (typeof name !== "string" || name === "") return "an object with a prototype";
+  return /^[AEIOU]/i.test(name) ? `an ${name}` : `a ${name}`;
 }
 
 /** The fields of an object with an own `__proto__` field, as the extension's flat array. */

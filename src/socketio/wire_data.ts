@@ -14,8 +14,9 @@ const MAX_DEPTH = 100;
 /**
  * `value` as the other nodes must see it, copied now:
  *
- * - an `ArrayBuffer` becomes a `Uint8Array` over it, binary as socket.io sends it (MessagePack
- *   would write it as an empty map);
+ * - an `ArrayBuffer`, or a typed array other than `Uint8Array` (a `Float32Array`, a `DataView`),
+ *   becomes a `Uint8Array` over its bytes: binary, as socket.io sends it (the codecs carry only
+ *   `Uint8Array` as binary, and refuse the others);
  * - an object with a `toJSON()` method (not binary, not a `Date`, which the codecs carry as
  *   such) is replaced by what it returns, as socket.io's JSON and `@socket.io/redis-adapter` do
  *   (a class may hide fields there);
@@ -31,7 +32,10 @@ export function wireCopy(value: unknown): unknown {
 
 function copy(value: unknown, depth: number): unknown {
   if (typeof value !== "object" || value === null) return value;
-  if (ArrayBuffer.isView(value) || value instanceof Date) return value;
+  if (value instanceof Uint8Array || value instanceof Date) return value;
+  if (ArrayBuffer.isView(value)) {
+    return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  }
   if (value instanceof ArrayBuffer) return new Uint8Array(value);
   if (depth >= MAX_DEPTH) return value;
   if (typeof (value as { toJSON?: unknown }).toJSON === "function") {

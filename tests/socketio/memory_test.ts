@@ -234,7 +234,7 @@ Deno.test("socket.io over the memory bus: broadcasts too large together go one b
   });
 });
 
-Deno.test("socket.io over the memory bus: remote clients get what local ones get (ArrayBuffer, toJSON, a payload changed after emit, serverSideEmit)", async () => {
+Deno.test("socket.io over the memory bus: remote clients get what local ones get (ArrayBuffer, typed arrays, toJSON, a payload changed after emit, serverSideEmit)", async () => {
   class User {
     name = "ada";
     password = "secret";
@@ -247,7 +247,13 @@ Deno.test("socket.io over the memory bus: remote clients get what local ones get
       const local = await connect(s0.url, "local");
       const remote = await connect(s1.url, "remote");
       clients.push(local, remote);
-      s0.io.emit("binary", new Uint8Array([1, 2]).buffer, new User(), new URL("https://x.test/p"));
+      s0.io.emit(
+        "binary",
+        new Uint8Array([1, 2]).buffer,
+        new User(),
+        new URL("https://x.test/p"),
+        new Int16Array([258]), // sent as its bytes: 2, 1 (little-endian)
+      );
       // One payload object, changed after each emit of the same tick.
       const payload = { id: 0 };
       for (const id of [1, 2, 3]) {
@@ -267,7 +273,7 @@ Deno.test("socket.io over the memory bus: remote clients get what local ones get
         );
       assert.equal(
         seen(local),
-        '[["binary","bytes:1,2",{"name":"ada"},"https://x.test/p"],' +
+        '[["binary","bytes:1,2",{"name":"ada"},"https://x.test/p","bytes:2,1"],' +
           '["update",{"id":1}],["update",{"id":2}],["update",{"id":3}],["after"]]',
       );
       assert.equal(seen(remote), seen(local), `coalesce: ${coalesce}`);
