@@ -72,6 +72,11 @@ class Unstorable {
  */
 const UNTRACKED_DEPTH = 100;
 const TOO_DEEP_UNTRACKED = Symbol("deeper than UNTRACKED_DEPTH");
+/**
+ * Deepest nesting a stored value may have: deeper, the walk (and `JSON.stringify`) would run out
+ * of stack, with an error that names no key.
+ */
+export const MAX_VALUE_DEPTH = 1_000;
 
 function descend(
   step: string | number,
@@ -109,12 +114,25 @@ function toJsonSafe(value: unknown, seen: Set<object> | undefined, depth: number
   if (value instanceof Uint8Array) return { [BYTES_TAG]: bytesToBase64(value) };
   if (seen) {
     if (seen.has(value)) throw new Unstorable("a circular reference", "it cannot be stored");
+    if (depth > MAX_VALUE_DEPTH) {
+      throw new Unstorable(
+        `nesting deeper than ${MAX_VALUE_DEPTH} levels`,
+        "flatten the value",
+      );
+    }
     seen.add(value);
   } else if (depth > UNTRACKED_DEPTH) throw TOO_DEEP_UNTRACKED;
   try {
     // Copy on write: a part that needs no tagging is returned as it is, so that the common value
     // (no bytes, no "$" key) is checked without being copied.
     if (Array.isArray(value)) {
+      // JSON would call an array's own toJSON, and a subclass would come back a plain array.
+      if (Object.getPrototypeOf(value) !== Array.prototype || Object.hasOwn(value, "toJSON")) {
+        const name = Object.hasOwn(value, "toJSON")
+          ? "an array with its own toJSON"
+          : `an instance of ${Object.getPrototypeOf(value)?.constructor?.name ?? "unknown"}`;
+        throw new Unstorable(name, "only plain objects, arrays and Uint8Array can be stored");
+      }
       let out: unknown[] | undefined;
       for (let index = 0; index < value.length; index++) {
         const item = value[index];

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { decodeValue, encodeValue } from "../../src/core/values.ts";
+import { decodeValue, encodeValue, MAX_VALUE_DEPTH } from "../../src/core/values.ts";
 
 Deno.test("decodeValue returns plain JSON as parsed, and restores bytes and $-keys", () => {
   const plain = { user: "ada", rooms: ["a", "b"], n: 1.5, nested: { ok: true, price: "$5" } };
@@ -90,4 +90,28 @@ Deno.test("a stored value's own __proto__ field round-trips, beside $-keys and b
   const read = decodeValue(written) as Record<string, unknown>;
   assert.deepStrictEqual(Object.keys(read), ["__proto__", "$x"]);
   assert.equal(read.admin, undefined);
+});
+
+Deno.test("encodeValue refuses, naming the key, what JSON would turn into something else or cannot walk", () => {
+  class List extends Array<number> {}
+  const refused: [unknown, RegExp][] = [
+    [Object.assign([1], { toJSON: () => "swapped" }), /an array with its own toJSON/],
+    [{ list: List.from([1, 2]) }, /an instance of List at list/],
+  ];
+  let deep: unknown = 1;
+  for (let level = 0; level <= MAX_VALUE_DEPTH; level++) deep = [deep];
+  refused.push([{ deep }, /nesting deeper than 1000 levels at deep(\.0)+; flatten the value/]);
+  for (const [value, message] of refused) {
+    assert.throws(
+      () => encodeValue("k", value),
+      (error: unknown) =>
+        error instanceof TypeError && /value for key "k" contains /.test(error.message) &&
+        message.test(error.message),
+      String(message),
+    );
+  }
+  // As deep as allowed is stored.
+  let allowed: unknown = 1;
+  for (let level = 0; level < MAX_VALUE_DEPTH - 1; level++) allowed = [allowed];
+  assert.deepStrictEqual(decodeValue(encodeValue("k", { allowed })), { allowed });
 });
