@@ -64,18 +64,37 @@ Deno.test("socket.io extension types are registered and validated like the built
   assert.equal(message.nodeId, "a");
 });
 
-Deno.test("a cluster message without its socket.io fields is skipped and reported", async () => {
+/**
+ * Runs `check` with a socket.io server on a memory bus (its adapter initialised) and a foreign
+ * node on the same bus, whose messages the server must judge; `reports` gathers what the adapter
+ * reports.
+ */
+async function withForeignNode(
+  check: (
+    foreign: MemoryEventStore,
+    reports: [string, AdapterErrorContext][],
+  ) => Promise<void>,
+): Promise<void> {
   const bus = new MemoryBus();
-  const errors: [string, AdapterErrorContext][] = [];
+  const reports: [string, AdapterErrorContext][] = [];
   const factory = new MemoryStoreFactory(new MemoryEventStore({ bus, nodeId: "server" }));
   const io = new Server(createServer(), {
     adapter: createAdapter(factory, {
-      onError: (error, context) => errors.push([error.message, context]),
+      onError: (error, context) => reports.push([error.message, context]),
     }),
   });
   await using foreign = new MemoryEventStore({ bus, nodeId: "foreign" });
   try {
     await io.of("/").adapter.init();
+    await check(foreign, reports);
+  } finally {
+    await io.close();
+    await factory.shutdown();
+  }
+}
+
+Deno.test("a cluster message without its socket.io fields is skipped and reported", async () => {
+  await withForeignNode(async (foreign, errors) => {
     await foreign.publish("DISPATCH", { namespace: "/", room: "", packet: ["chat", "hi"] });
     await foreign.publish("JOIN", { sessionId: "s", namespace: "/", room: "r" });
     await waitFor("two reports", () => errors.length >= 2 ? errors : undefined);
@@ -83,10 +102,7 @@ Deno.test("a cluster message without its socket.io fields is skipped and reporte
     assert.equal(errors[0]![1].type, "DISPATCH");
     assert.match(errors[1]![0], /"selector"/);
     assert.equal(errors[1]![1].stage, "receive");
-  } finally {
-    await io.close();
-    await factory.shutdown();
-  }
+  });
 });
 
 Deno.test("broadcasts emitted in one tick travel as one DISPATCH, in order, with a batch", async () => {
@@ -127,27 +143,16 @@ Deno.test("broadcasts emitted in one tick travel as one DISPATCH, in order, with
 });
 
 Deno.test("a DISPATCH with a malformed batch entry is skipped and reported with its path", async () => {
-  const bus = new MemoryBus();
-  const errors: string[] = [];
-  const factory = new MemoryStoreFactory(new MemoryEventStore({ bus, nodeId: "server" }));
-  const io = new Server(createServer(), {
-    adapter: createAdapter(factory, { onError: (error) => errors.push(error.message) }),
-  });
-  await using foreign = new MemoryEventStore({ bus, nodeId: "foreign" });
-  try {
-    await io.of("/").adapter.init();
+  await withForeignNode(async (foreign, reports) => {
     const entry = { room: "", packet: { type: 2, data: ["x"] }, rooms: [], except: [], flags: {} };
     await foreign.publish("DISPATCH", {
       namespace: "/",
       ...entry,
       batch: [entry, { ...entry, rooms: "not-a-list" }],
     } as never);
-    await waitFor("a report", () => errors.length >= 1 ? errors : undefined);
-    assert.match(errors[0]!, /"batch\.1\.rooms"/);
-  } finally {
-    await io.close();
-    await factory.shutdown();
-  }
+    await waitFor("a report", () => reports.length >= 1 ? reports : undefined);
+    assert.match(reports[0]![0], /"batch\.1\.rooms"/);
+  });
 });
 
 // socket.io types a room as a string but keys rooms by value: plain JavaScript may use numbers.
@@ -203,16 +208,8 @@ Deno.test("a number room travels as a number (DISPATCH, JOIN, BULK_JOIN), the co
 });
 
 Deno.test("a cluster message with a room that is neither a string nor a finite number, or roomKeys that do not match, is skipped and reported", async () => {
-  const bus = new MemoryBus();
-  const errors: string[] = [];
-  const factory = new MemoryStoreFactory(new MemoryEventStore({ bus, nodeId: "server" }));
-  const io = new Server(createServer(), {
-    adapter: createAdapter(factory, { onError: (error) => errors.push(error.message) }),
-  });
-  await using foreign = new MemoryEventStore({ bus, nodeId: "foreign" });
   const travel = "expected a room that can travel between nodes (a string or a finite number)";
-  try {
-    await io.of("/").adapter.init();
+  await withForeignNode(async (foreign, reports) => {
     const entry = { room: "", packet: { type: 2, data: ["x"] }, rooms: [], except: [], flags: {} };
     const selector = { rooms: [], except: [] };
     const publish = (type: string, payload: unknown) =>
@@ -259,8 +256,8 @@ Deno.test("a cluster message with a room that is neither a string nor a finite n
       (error: unknown) =>
         error instanceof MessageValidationError && error.field === "selector.except.0",
     );
-    await waitFor("seven reports", () => errors.length >= 7 ? errors : undefined);
-    assert.deepEqual(errors.sort(), [
+    await waitFor("seven reports", () => reports.length >= 7 ? reports : undefined);
+    assert.deepEqual(reports.map(([message]) => message).sort(), [
       `invalid event message field "batch.0.except.0": ${travel}, received an object`,
       `invalid event message field "roomKeys": expected an array of one room (that of room), received an array of length 2`,
       `invalid event message field "roomKeys.0": expected the room whose string form room holds ("42"), received number 41`,
@@ -269,8 +266,5 @@ Deno.test("a cluster message with a room that is neither a string nor a finite n
       `invalid event message field "selector.rooms.0": ${travel}, received null`,
       `invalid event message field "session.rooms.2": ${travel}, received an array of length 1`,
     ]);
-  } finally {
-    await io.close();
-    await factory.shutdown();
-  }
+  });
 });
