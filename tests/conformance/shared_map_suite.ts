@@ -66,6 +66,22 @@ export function sharedMapSuite(options: SharedMapSuiteOptions): void {
     assert.deepStrictEqual(await map.keys(), []);
   });
 
+  test("SharedMap.clear() takes what was issued before it and nothing issued after", async (factory) => {
+    const map = factory.createMap(mapName("clear-order"));
+    await map.set("warm", 0); // the connection is up: nothing below waits for it
+    const calls: Promise<unknown>[] = [];
+    for (let index = 0; index < 50; index++) {
+      calls.push(map.set(`k${index}`, index));
+      if (index === 25) calls.push(map.clear());
+    }
+    await Promise.all(calls);
+    assert.deepStrictEqual(
+      (await map.keys()).sort(),
+      Array.from({ length: 24 }, (_, index) => `k${index + 26}`).sort(),
+    );
+    await map.clear();
+  });
+
   test("SharedMap round-trips every value kind and rejects unstorable ones", async (factory) => {
     const map = factory.createMap(mapName("values"));
     for (const [label, value] of Object.entries(ROUND_TRIP_VALUES)) await map.set(label, value);
