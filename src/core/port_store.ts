@@ -38,8 +38,26 @@ export interface HashPort {
 
 function nothing(): void {}
 
-function decodeStored(text: string | undefined): StoreValue | undefined {
-  return text === undefined ? undefined : decodeValue(text);
+/**
+ * The value stored as `text` under `key` of `owner` (e.g. `session "s1"`); a value this library
+ * did not write is a `TypeError` naming both.
+ */
+function decodeStored(
+  owner: string,
+  key: string,
+  text: string | undefined,
+): StoreValue | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return decodeValue(text);
+  } catch (error) {
+    throw new TypeError(
+      `the value under key ${JSON.stringify(key)} of ${owner} cannot be read: ${
+        (error as Error).message
+      }`,
+      { cause: error },
+    );
+  }
 }
 
 /** The error of a failed `destroy()`: what failed, that the data may remain, how to retry. */
@@ -76,6 +94,8 @@ export interface PortStoreOptions {
 export class PortStore implements Store {
   /** The session this store belongs to. */
   readonly sessionId: string;
+  /** How errors name this store. */
+  readonly #owner: string;
   readonly #port: HashPort;
   readonly #onDestroyed: ((store: PortStore) => void) | undefined;
   readonly #onDestroying: ((store: PortStore, attempt: Promise<void>) => void) | undefined;
@@ -110,6 +130,7 @@ export class PortStore implements Store {
   ) {
     assertName("session id", sessionId);
     this.sessionId = sessionId;
+    this.#owner = `session ${JSON.stringify(sessionId)}`;
     this.#port = port;
     this.#onDestroyed = onDestroyed;
     this.#onDestroying = options.onDestroying;
@@ -168,7 +189,11 @@ export class PortStore implements Store {
   /** {@inheritDoc Store.get} */
   get<T extends StoreValue = StoreValue>(key: string): Promise<T | undefined> {
     return this.#refusal(key) ??
-      this.#run(() => this.#port.get(key).then(decodeStored) as Promise<T | undefined>);
+      this.#run(() =>
+        this.#port.get(key).then((text) => decodeStored(this.#owner, key, text)) as Promise<
+          T | undefined
+        >
+      );
   }
 
   /** {@inheritDoc Store.has} */
@@ -224,6 +249,8 @@ export class PortSharedMap<V extends StoreValue = StoreValue> implements SharedM
   /** The map's name. */
   readonly name: string;
   readonly #port: HashPort;
+  /** How errors name this map. */
+  readonly #owner: string;
 
   /**
    * Creates a shared map over its backend container.
@@ -235,6 +262,7 @@ export class PortSharedMap<V extends StoreValue = StoreValue> implements SharedM
     assertName("map name", name);
     this.name = name;
     this.#port = port;
+    this.#owner = `map ${JSON.stringify(name)}`;
   }
 
   #checked<T>(key: string, operation: () => Promise<T>): Promise<T> {
@@ -249,8 +277,7 @@ export class PortSharedMap<V extends StoreValue = StoreValue> implements SharedM
   /** {@inheritDoc SharedMap.get} */
   get(key: string): Promise<V | undefined> {
     return this.#checked(key, async () => {
-      const text = await this.#port.get(key);
-      return text === undefined ? undefined : decodeValue(text) as V;
+      return decodeStored(this.#owner, key, await this.#port.get(key)) as V | undefined;
     });
   }
 
@@ -294,6 +321,6 @@ export class PortSharedMap<V extends StoreValue = StoreValue> implements SharedM
   /** {@inheritDoc SharedMap.entries} */
   async entries(): Promise<[string, V][]> {
     const raw = await this.#port.entries();
-    return raw.map(([key, text]) => [key, decodeValue(text) as V]);
+    return raw.map(([key, text]) => [key, decodeStored(this.#owner, key, text) as V]);
   }
 }

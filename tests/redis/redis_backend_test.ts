@@ -54,6 +54,38 @@ for (const transport of TRANSPORTS) {
 
   serviceTest(
     both,
+    `RedisStore (${label}): a field another writer filled is a TypeError naming the session or map and the key`,
+    async () => {
+      const p = testPrefix("foreign");
+      const factory = factoryOn(transport, { prefix: p });
+      const raw = await rawClient();
+      try {
+        await raw.hSet(factory.sessionKey("s1"), "k", "not json{");
+        await raw.hSet(`${p}:map:m`, "k", "not json{");
+        const store = factory.createStore("s1");
+        const map = factory.createMap("m");
+        for (
+          const [read, owner] of [
+            [() => store.get("k"), 'session "s1"'],
+            [() => map.get("k"), 'map "m"'],
+            [() => map.entries(), 'map "m"'],
+          ] as const
+        ) {
+          await assert.rejects(read(), (error: unknown) =>
+            error instanceof TypeError &&
+            error.message.startsWith(`the value under key "k" of ${owner} cannot be read: `) &&
+            /not in this library's encoding/.test(error.message));
+        }
+      } finally {
+        closeClient(raw);
+        await factory.shutdown();
+        await dropPrefix(p);
+      }
+    },
+  );
+
+  serviceTest(
+    both,
     `RedisStore (${label}): keys live in <prefix>:session:<id> hashes and destroy() leaves none (SCAN)`,
     async () => {
       const p = testPrefix("scan");
