@@ -83,9 +83,12 @@ export class IMapPort implements HashPort {
 
   #wrap(what: string, error: unknown): unknown {
     if (error instanceof BackendError) return error;
-    return new BackendError("hazelcast", `${what} on map ${JSON.stringify(this.#mapName)} failed`, {
-      cause: error,
-    });
+    const reason = error instanceof Error ? error.message : String(error);
+    return new BackendError(
+      "hazelcast",
+      `${what} on map ${JSON.stringify(this.#mapName)} failed: ${reason}`,
+      { cause: error },
+    );
   }
 
   /**

@@ -73,6 +73,27 @@ serviceTest(
 
 serviceTest(
   hazelcast,
+  "HazelcastStoreFactory: a map kept past shutdown() rejects with a BackendError saying why",
+  async () => {
+    const factory = new HazelcastStoreFactory({
+      clientConfig: clientConfig(),
+      prefix: record(prefix("after-shutdown")),
+    });
+    const map = factory.createMap("m");
+    await map.set("k", 1);
+    await map.clear();
+    await factory.shutdown();
+    await assert.rejects(
+      map.get("k"),
+      (error: unknown) =>
+        error instanceof BackendError &&
+        /get on map ".*:map:m" failed: .*(shut|not active)/i.test(error.message),
+    );
+  },
+);
+
+serviceTest(
+  hazelcast,
   "HazelcastStore: two factories on two clients (two nodes) see and destroy the same session data",
   async () => {
     const p = record(prefix("nodes"));
