@@ -21,6 +21,7 @@ import {
   RetentionPolicy,
   StorageType,
   type StreamConfig,
+  type StreamInfo,
 } from "@nats-io/jetstream";
 import {
   BackendError,
@@ -93,10 +94,29 @@ const STREAM_NAME_PATTERN = /^[^.*>\s/\\]{1,255}$/;
 interface OpenConsumer {
   readonly consumer: Consumer;
   readonly messages: ConsumerMessages;
+  /** `created` of the stream this consumer reads: another value means the stream was replaced. */
+  readonly created: string;
+  /** Cleared when the consumer is replaced, so that it delivers nothing more. */
+  readonly live: { active: boolean };
+}
+
+interface StartedConsumer {
+  readonly entry: OpenConsumer;
+  readonly stopped: Promise<Error | undefined>;
 }
 
 function isApiError(error: unknown, code: number): boolean {
   return error instanceof JetStreamApiError && error.code === code;
+}
+
+/**
+ * Whether a publish failed because no stream captures its subject: nats.js reports the request's
+ * "no responders" as `JetStreamNotEnabled` ("jetstream is not enabled"), and a stream named in
+ * the request that is missing as API error 10059.
+ */
+function isStreamMissing(error: unknown): boolean {
+  return (error instanceof Error && error.name === "JetStreamNotEnabled") ||
+    isApiError(error, JetStreamApiCodes.StreamNotFound);
 }
 
 function limit(name: string, value: number | undefined, fallback: number): number {
@@ -125,6 +145,8 @@ class JetStreamTransport implements EventTransport {
   readonly #discarding = new Set<Promise<void>>();
   #ready: Promise<JetStreamManager> | undefined;
   #manager: JetStreamManager | undefined;
+  /** A creation of the stream after it went missing, shared by everyone who noticed. */
+  #recreating: Promise<JetStreamManager> | undefined;
 
   constructor(
     nc: NatsConnection,
@@ -157,6 +179,24 @@ class JetStreamTransport implements EventTransport {
       throw error;
     });
     return this.#ready;
+  }
+
+  /**
+   * Forgets the stream created earlier and creates it again if it is missing (a memory stream
+   * after a server restart, a deleted stream): once for all the publishes and consumers that
+   * noticed at the same time.
+   */
+  #recreateStream(): Promise<JetStreamManager> {
+    this.#recreating ??= (async () => {
+      try {
+        this.#ready = undefined;
+        this.#manager = undefined;
+        return await this.ensureStream();
+      } finally {
+        this.#recreating = undefined;
+      }
+    })();
+    return this.#recreating;
   }
 
   async #createStream(): Promise<JetStreamManager> {
@@ -220,19 +260,63 @@ class JetStreamTransport implements EventTransport {
       );
       sequence = ack.seq;
     } catch (error) {
-      throw backendError(
-        `publish to ${subject} got no acknowledgement from stream ${this.#config.name} (after ${this.#attempts} attempt${
-          this.#attempts === 1 ? "" : "s"
-        } of ${this.#timeoutMs} ms)`,
-        error,
-      );
+      if (!isStreamMissing(error)) throw this.#noAcknowledgement(subject, error);
+      // The stream created earlier is gone (a memory stream after a server restart, a deleted
+      // stream): create it again and publish once more.
+      sequence = await this.#publishAgain(subject, bytes);
     }
     return { offset: String(sequence) };
   }
 
+  async #publishAgain(subject: string, bytes: Uint8Array): Promise<number> {
+    const stream = this.#config.name;
+    try {
+      await this.#recreateStream();
+    } catch (error) {
+      throw this.#noAcknowledgement(
+        subject,
+        error,
+        `stream ${stream} does not exist and could not be created`,
+      );
+    }
+    try {
+      const ack = await this.#js.publish(
+        subject,
+        bytes,
+        this.#attempts > 1
+          ? { timeout: this.#timeoutMs, retries: this.#attempts, msgID: crypto.randomUUID() }
+          : { timeout: this.#timeoutMs },
+      );
+      return ack.seq;
+    } catch (error) {
+      throw this.#noAcknowledgement(
+        subject,
+        error,
+        isStreamMissing(error)
+          ? `stream ${stream} does not exist (it was created again, but no stream answered the publish)`
+          : undefined,
+      );
+    }
+  }
+
+  #noAcknowledgement(subject: string, error: unknown, why?: string): BackendError {
+    const reason = error instanceof BackendError
+      ? error.message.replace(new RegExp(`^${BACKEND}: `), "")
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    return new BackendError(
+      BACKEND,
+      `publish to ${subject} got no acknowledgement from stream ${this.#config.name} (after ${this.#attempts} attempt${
+        this.#attempts === 1 ? "" : "s"
+      } of ${this.#timeoutMs} ms)${why === undefined ? "" : `: ${why}`}: ${reason}`,
+      { cause: error },
+    );
+  }
+
   async open(channel: string, sink: ChannelSink, fromOffset?: string): Promise<void> {
     const subject = subjectOf(this.#prefix, channel);
-    let start: number | undefined;
+    let after: number | undefined;
     if (fromOffset !== undefined) {
       if (!/^\d{1,15}$/.test(fromOffset)) {
         throw new TypeError(
@@ -241,30 +325,71 @@ class JetStreamTransport implements EventTransport {
           }`,
         );
       }
-      start = Number(fromOffset) + 1;
+      after = Number(fromOffset);
     }
     assertUsable(this.#nc, `subscribe to ${subject}`);
     const manager = await this.ensureStream();
     const stream = this.#config.name;
+    let info: StreamInfo;
+    try {
+      info = await manager.streams.info(stream);
+    } catch (error) {
+      throw backendError(`could not start a consumer of ${subject} on stream ${stream}`, error);
+    }
+    const { first_seq: first, last_seq: last } = info.state;
+    if (after !== undefined && after > last) {
+      throw new RangeError(
+        `fromOffset ${after} is past the last sequence of stream ${stream}, ${last}`,
+      );
+    }
+    // "New" messages are those after the stream's current last sequence. An explicit start
+    // sequence (rather than deliver_policy "new") also lets the ordered consumer resume from
+    // its cursor when it is recreated after a reconnect.
+    const start = after === undefined ? last + 1 : after + 1;
+    const { entry, stopped } = await this.#start(subject, sink, start, info.created);
+    this.#consumers.set(channel, entry);
+    void this.#watch(channel, subject, entry, sink, stopped);
+    if (start < first) {
+      sink.error(
+        new BackendError(
+          BACKEND,
+          `stream ${stream} no longer holds sequence${
+            first - start === 1 ? ` ${start}` : `s ${start} to ${first - 1}`
+          } after fromOffset ${after}: removed by the stream's limits (retention) before this subscriber read them; reading ${subject} from sequence ${first}`,
+        ),
+      );
+    }
+  }
+
+  /**
+   * Starts an ordered consumer of `subject` from stream sequence `start` and waits until the
+   * server has its subscription.
+   */
+  async #start(
+    subject: string,
+    sink: ChannelSink,
+    start: number,
+    created: string,
+  ): Promise<StartedConsumer> {
+    const stream = this.#config.name;
+    const live = { active: true };
     let entry: OpenConsumer;
     try {
-      // "New" messages are those after the stream's current last sequence. An explicit start
-      // sequence (rather than deliver_policy "new") also lets the ordered consumer resume from
-      // its cursor when it is recreated after a reconnect.
-      start ??= (await manager.streams.info(stream)).state.last_seq + 1;
       const consumer = await this.#js.consumers.get(stream, {
         filter_subjects: subject,
         deliver_policy: DeliverPolicy.StartSequence,
-        opt_start_seq: start,
+        opt_start_seq: Math.max(1, start),
       });
       const messages = await consumer.consume({
         max_messages: this.#batchSize,
         // Also the retry interval of the consumer's recovery after a reconnect (nats.js backs off
         // by `expires`): short, so a restarted server is read again within seconds.
         expires: PULL_EXPIRES_MS,
-        callback: (msg) => sink.record(msg.data, String(msg.seq)),
+        callback: (msg) => {
+          if (live.active) sink.record(msg.data, String(msg.seq));
+        },
       });
-      entry = { consumer, messages };
+      entry = { consumer, messages, created, live };
     } catch (error) {
       throw backendError(`could not start a consumer of ${subject} on stream ${stream}`, error);
     }
@@ -305,8 +430,7 @@ class JetStreamTransport implements EventTransport {
         refusal,
       );
     }
-    this.#consumers.set(channel, entry);
-    void this.#watch(channel, subject, entry, sink, stopped);
+    return { entry, stopped };
   }
 
   async #watch(
@@ -325,26 +449,109 @@ class JetStreamTransport implements EventTransport {
         sink.ended(
           backendError(`the consumer of ${subject} on stream ${this.#config.name} stopped`, error),
         );
-        const discarding = this.#discard(entry);
-        this.#discarding.add(discarding);
-        void discarding.then(() => this.#discarding.delete(discarding));
+        this.#forget(entry);
       }
     });
+    let checking: Promise<void> | undefined;
+    const check = (recreate: boolean) => {
+      checking ??= this.#checkStream(channel, subject, entry, sink, recreate).finally(() => {
+        checking = undefined;
+      });
+    };
     try {
       for await (const status of entry.messages.status()) {
         if (!current()) break;
         if (status.type === "stream_not_found") {
-          sink.error(
-            new BackendError(
-              BACKEND,
-              `stream ${this.#config.name} was not found while consuming ${subject}; retrying`,
-            ),
-          );
+          if (checking === undefined) {
+            sink.error(
+              new BackendError(
+                BACKEND,
+                `stream ${this.#config.name} was not found while consuming ${subject}; creating it again`,
+              ),
+            );
+          }
+          check(true);
+        } else if (status.type === "ordered_consumer_recreated") {
+          // The stream may have been replaced meanwhile (by another node) without this consumer
+          // ever finding it missing.
+          check(false);
         }
       }
     } catch {
       // the status iterator ends with the consumer
     }
+  }
+
+  /**
+   * Creates the stream again when it is missing (`recreate`), and moves the channel to a new
+   * consumer when the stream is not the one `entry` read: nats.js's ordered consumer would resume
+   * the new stream after its cursor in the old one, skipping the new stream's first messages.
+   */
+  async #checkStream(
+    channel: string,
+    subject: string,
+    entry: OpenConsumer,
+    sink: ChannelSink,
+    recreate: boolean,
+  ): Promise<void> {
+    const stream = this.#config.name;
+    const current = () => this.#consumers.get(channel) === entry;
+    let info: StreamInfo;
+    try {
+      const manager = recreate ? await this.#recreateStream() : await this.ensureStream();
+      info = await manager.streams.info(stream);
+    } catch (error) {
+      if (current() && recreate) {
+        sink.error(
+          backendError(
+            `stream ${stream} was not found while consuming ${subject} and could not be created again; retrying`,
+            error,
+          ),
+        );
+      }
+      return;
+    }
+    if (!current() || info.created === entry.created) return;
+    // A new stream: everything it holds is unread by this channel.
+    entry.live.active = false;
+    entry.messages.stop();
+    const start = Math.max(1, info.state.first_seq);
+    let next: StartedConsumer;
+    try {
+      next = await this.#start(subject, sink, start, info.created);
+    } catch (error) {
+      if (current()) {
+        this.#consumers.delete(channel);
+        sink.ended(
+          backendError(
+            `stream ${stream} was created again and the consumer of ${subject} could not be restarted on it`,
+            error,
+          ),
+        );
+        this.#forget(entry);
+      }
+      return;
+    }
+    if (!current()) {
+      this.#forget(next.entry);
+      return;
+    }
+    this.#consumers.set(channel, next.entry);
+    this.#forget(entry);
+    sink.error(
+      new BackendError(
+        BACKEND,
+        `stream ${stream} was created again while consuming ${subject} (messages the old stream held and this node had not read are lost); reading the new stream from sequence ${start}`,
+      ),
+    );
+    void this.#watch(channel, subject, next.entry, sink, next.stopped);
+  }
+
+  /** Discards a consumer no longer tracked, in the background (awaited by `shutdown`). */
+  #forget(entry: OpenConsumer): void {
+    const discarding = this.#discard(entry);
+    this.#discarding.add(discarding);
+    void discarding.then(() => this.#discarding.delete(discarding));
   }
 
   /** Stops a consumer this transport no longer tracks and deletes it on the server. */
