@@ -18,6 +18,7 @@ import {
   type JetStreamClient,
   type JetStreamManager,
   jetstreamManager,
+  type JetStreamPublishOptions,
   RetentionPolicy,
   StorageType,
   type StreamConfig,
@@ -239,6 +240,16 @@ class JetStreamTransport implements EventTransport {
     return manager;
   }
 
+  /**
+   * The options of one `js.publish`: with retries, a `Nats-Msg-Id` so that the stream stores a
+   * retried publish once. (Called before `js.publish`, so it adds no frame to nats.js's traces.)
+   */
+  #publishOptions(): Partial<JetStreamPublishOptions> {
+    return this.#attempts > 1
+      ? { timeout: this.#timeoutMs, retries: this.#attempts, msgID: crypto.randomUUID() }
+      : { timeout: this.#timeoutMs };
+  }
+
   // One async function from the store to nats.js: nats.js captures the caller's stack for every
   // request (unless the connection sets `noAsyncTraces`), and each frame in between adds to both.
   async send(channel: string, bytes: Uint8Array): Promise<PublishResult> {
@@ -254,9 +265,7 @@ class JetStreamTransport implements EventTransport {
       const ack = await this.#js.publish(
         subject,
         bytes,
-        this.#attempts > 1
-          ? { timeout: this.#timeoutMs, retries: this.#attempts, msgID: crypto.randomUUID() }
-          : { timeout: this.#timeoutMs },
+        this.#publishOptions(),
       );
       sequence = ack.seq;
     } catch (error) {
@@ -283,9 +292,7 @@ class JetStreamTransport implements EventTransport {
       const ack = await this.#js.publish(
         subject,
         bytes,
-        this.#attempts > 1
-          ? { timeout: this.#timeoutMs, retries: this.#attempts, msgID: crypto.randomUUID() }
-          : { timeout: this.#timeoutMs },
+        this.#publishOptions(),
       );
       return ack.seq;
     } catch (error) {
