@@ -10,6 +10,7 @@
 import type { SharedMap, Store } from "./contracts.ts";
 import { BackendError, StoreDestroyedError } from "./errors.ts";
 import { assertName, decodeValue, encodeValue, type StoreValue } from "./values.ts";
+import { OperationGate } from "./_operation_gate.ts";
 
 /** String-level I/O on one container of fields; what a storage backend supplies. */
 export interface HashPort {
@@ -99,20 +100,14 @@ export class PortStore implements Store {
   readonly #port: HashPort;
   readonly #onDestroyed: ((store: PortStore) => void) | undefined;
   readonly #onDestroying: ((store: PortStore, attempt: Promise<void>) => void) | undefined;
-  /** Settles when the pending destroy of an earlier store of the session has; then cleared. */
-  #gate: Promise<void> | undefined;
+  /** Orders operations around `destroy()` and the pending destroy of an earlier store. */
+  readonly #gate: OperationGate;
   /** `destroy()` was called: operations are refused. */
   #closed = false;
   /** The `destroy()` attempt in flight. */
   #destroying: Promise<void> | undefined;
   /** A `destroy()` attempt succeeded: the data is gone. */
   #removed = false;
-  // Operations in flight are counted, not kept: destroy() only needs to know when none is left.
-  #inFlight = 0;
-  #idle: (() => void) | undefined;
-  readonly #settled = (): void => {
-    if (--this.#inFlight === 0) this.#idle?.();
-  };
 
   /**
    * Creates the store of one session over its backend container.
@@ -134,13 +129,7 @@ export class PortStore implements Store {
     this.#port = port;
     this.#onDestroyed = onDestroyed;
     this.#onDestroying = options.onDestroying;
-    if (options.after !== undefined) {
-      const gate = options.after.then(nothing, nothing);
-      this.#gate = gate;
-      void gate.then(() => {
-        if (this.#gate === gate) this.#gate = undefined;
-      });
-    }
+    this.#gate = new OperationGate(options.after);
   }
 
   /** Whether `destroy()` has been called (whether or not it has finished or succeeded). */
@@ -159,20 +148,6 @@ export class PortStore implements Store {
     return undefined;
   }
 
-  /** Runs `operation` (after the pending destroy of an earlier store), counted for `destroy()`. */
-  #run<T>(operation: () => Promise<T>): Promise<T> {
-    const gate = this.#gate;
-    const result = gate === undefined ? operation() : gate.then(operation);
-    this.#inFlight++;
-    result.then(this.#settled, this.#settled);
-    return result;
-  }
-
-  #allSettled(): Promise<void> {
-    if (this.#inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idle = resolve);
-  }
-
   /** {@inheritDoc Store.set} */
   set(key: string, value: StoreValue): Promise<void> {
     let text: string;
@@ -183,13 +158,13 @@ export class PortStore implements Store {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#run(() => this.#port.set(key, text));
+    return this.#gate.run(() => this.#port.set(key, text));
   }
 
   /** {@inheritDoc Store.get} */
   get<T extends StoreValue = StoreValue>(key: string): Promise<T | undefined> {
     return this.#refusal(key) ??
-      this.#run(() =>
+      this.#gate.run(() =>
         this.#port.get(key).then((text) => decodeStored(this.#owner, key, text)) as Promise<
           T | undefined
         >
@@ -198,13 +173,13 @@ export class PortStore implements Store {
 
   /** {@inheritDoc Store.has} */
   has(key: string): Promise<boolean> {
-    return this.#refusal(key) ?? this.#run(() => this.#port.has(key));
+    return this.#refusal(key) ?? this.#gate.run(() => this.#port.has(key));
   }
 
   /** {@inheritDoc Store.del} */
   del(key: string): Promise<void> {
     return this.#refusal(key) ??
-      this.#run(() =>
+      this.#gate.run(() =>
         this.#port.discard ? this.#port.discard(key) : this.#port.delete(key).then(nothing)
       );
   }
@@ -234,10 +209,8 @@ export class PortStore implements Store {
   }
 
   async #destroyOnce(): Promise<void> {
-    await this.#gate;
-    await this.#allSettled();
     try {
-      await this.#port.clear();
+      await this.#gate.exclusive(() => this.#port.clear());
     } catch (error) {
       throw destroyFailure(this.sessionId, error);
     }
@@ -251,6 +224,8 @@ export class PortSharedMap<V extends StoreValue = StoreValue> implements SharedM
   readonly #port: HashPort;
   /** How errors name this map. */
   readonly #owner: string;
+  /** Orders operations around `clear()`. */
+  readonly #gate = new OperationGate();
 
   /**
    * Creates a shared map over its backend container.
@@ -271,7 +246,7 @@ export class PortSharedMap<V extends StoreValue = StoreValue> implements SharedM
     } catch (error) {
       return Promise.reject(error);
     }
-    return operation();
+    return this.#gate.run(operation);
   }
 
   /** {@inheritDoc SharedMap.get} */
@@ -290,7 +265,7 @@ export class PortSharedMap<V extends StoreValue = StoreValue> implements SharedM
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#port.set(key, text);
+    return this.#gate.run(() => this.#port.set(key, text));
   }
 
   /** {@inheritDoc SharedMap.has} */
@@ -305,22 +280,22 @@ export class PortSharedMap<V extends StoreValue = StoreValue> implements SharedM
 
   /** {@inheritDoc SharedMap.clear} */
   clear(): Promise<void> {
-    return this.#port.clear();
+    return this.#gate.exclusive(() => this.#port.clear());
   }
 
   /** {@inheritDoc SharedMap.size} */
   size(): Promise<number> {
-    return this.#port.size();
+    return this.#gate.run(() => this.#port.size());
   }
 
   /** {@inheritDoc SharedMap.keys} */
   keys(): Promise<string[]> {
-    return this.#port.keys();
+    return this.#gate.run(() => this.#port.keys());
   }
 
   /** {@inheritDoc SharedMap.entries} */
   async entries(): Promise<[string, V][]> {
-    const raw = await this.#port.entries();
+    const raw = await this.#gate.run(() => this.#port.entries());
     return raw.map(([key, text]) => [key, decodeStored(this.#owner, key, text) as V]);
   }
 }

@@ -24,8 +24,6 @@ function orUndefined(value: string | null | undefined): string | undefined {
   return value ?? undefined;
 }
 
-function nothing(): void {}
-
 /** {@linkcode HashPort} over the IMap called `mapName`. */
 export class IMapPort implements HashPort {
   readonly #handle: ClientHandle;
@@ -34,20 +32,6 @@ export class IMapPort implements HashPort {
   readonly #clearMode: ClearMode;
   #map: Promise<IMap<string, string>> | undefined;
   #ready: IMap<string, string> | undefined;
-  // Hazelcast runs a clear on every partition while later operations on one key may run first:
-  // a write sent after clear() resolved and was then wiped. So a clear waits for the operations
-  // in flight, and operations issued during a clear run after it, as Redis runs them in order.
-  /** Operations in flight (issued while no clear was pending). */
-  #inFlight = 0;
-  #drainWaiters: (() => void)[] = [];
-  /** The pending clear (or destroy), which operations issued meanwhile wait for. */
-  #barrier: Promise<void> | undefined;
-  readonly #settle = (): void => {
-    if (--this.#inFlight > 0 || this.#drainWaiters.length === 0) return;
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const wake of waiters) wake();
-  };
 
   /**
    * @param handle the client.
@@ -92,17 +76,14 @@ export class IMapPort implements HashPort {
   }
 
   /**
-   * Runs `operation` on the map (once the proxy is known, without an extra await; after a pending
-   * clear, once it is done); its result goes through `convert` and its failure becomes a
-   * `BackendError`, in one step.
+   * Runs `operation` on the map (once the proxy is known, without an extra await); its result
+   * goes through `convert` and its failure becomes a `BackendError`, in one step.
    */
   #call<T, R = T>(
     what: string,
     operation: (map: IMap<string, string>) => Promise<T>,
     convert?: (value: T) => R,
   ): Promise<R> {
-    const barrier = this.#barrier;
-    if (barrier) return barrier.then(() => this.#call(what, operation, convert));
     const ready = this.#ready;
     let result: Promise<T>;
     try {
@@ -110,43 +91,9 @@ export class IMapPort implements HashPort {
     } catch (error) {
       return Promise.reject(this.#wrap(what, error));
     }
-    this.#inFlight++;
-    return result.then((value) => {
-      this.#settle();
-      return convert ? convert(value) : value as unknown as R;
-    }, (error) => {
-      this.#settle();
+    return result.then(convert as (value: T) => R, (error) => {
       throw this.#wrap(what, error);
     });
-  }
-
-  /** Resolves once no operation is in flight. */
-  #drained(): Promise<void> {
-    if (this.#inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
-  }
-
-  /**
-   * Runs `operation` (a clear or a destroy) after the operations in flight, with the operations
-   * issued meanwhile waiting for it.
-   */
-  #exclusive(what: string, operation: (map: IMap<string, string>) => Promise<void>): Promise<void> {
-    const previous = this.#barrier;
-    const done = (async () => {
-      if (previous) await previous;
-      await this.#drained();
-      try {
-        await operation(this.#ready ?? await this.#imap());
-      } catch (error) {
-        throw this.#wrap(what, error);
-      }
-    })();
-    const barrier = done.then(nothing, nothing);
-    this.#barrier = barrier;
-    barrier.then(() => {
-      if (this.#barrier === barrier) this.#barrier = undefined;
-    });
-    return done;
   }
 
   get(field: string): Promise<string | undefined> {
@@ -171,8 +118,8 @@ export class IMapPort implements HashPort {
   }
 
   clear(): Promise<void> {
-    if (this.#clearMode === "clear") return this.#exclusive("clear", (map) => map.clear());
-    return this.#exclusive("destroy", async (map) => {
+    if (this.#clearMode === "clear") return this.#call("clear", (map) => map.clear());
+    return this.#call("destroy", async (map) => {
       await map.destroy();
       this.#map = undefined;
       this.#ready = undefined;

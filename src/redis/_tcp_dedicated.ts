@@ -90,15 +90,16 @@ export class NodeRedisConnection implements DedicatedConnection {
     this.#scheduleReplacement();
   }
 
+  /** The wait before the next replacement attempt, doubling with each failed one. */
+  #replaceDelay(): number {
+    return Math.min(REPLACE_FIRST_DELAY_MS * 2 ** this.#failedReplacements, REPLACE_MAX_DELAY_MS);
+  }
+
   #scheduleReplacement(): void {
-    const delay = Math.min(
-      REPLACE_FIRST_DELAY_MS * 2 ** this.#failedReplacements,
-      REPLACE_MAX_DELAY_MS,
-    );
     this.#replaceTimer = setTimeout(() => {
       this.#replaceTimer = undefined;
       void this.#tryReplacement();
-    }, delay);
+    }, this.#replaceDelay());
   }
 
   /** Opens a replacement and renews the subscriptions on it; on failure, tries again later. */
@@ -124,12 +125,11 @@ export class NodeRedisConnection implements DedicatedConnection {
       if (this.#closed) return;
       if (client) destroyQuietly(client);
       this.#failedReplacements++;
-      const next = Math.min(
-        REPLACE_FIRST_DELAY_MS * 2 ** this.#failedReplacements,
-        REPLACE_MAX_DELAY_MS,
-      );
       this.#report(
-        connectionError(`replacing the dedicated connection (next attempt in ${next} ms)`, error),
+        connectionError(
+          `replacing the dedicated connection (next attempt in ${this.#replaceDelay()} ms)`,
+          error,
+        ),
       );
       this.#scheduleReplacement();
       return;
