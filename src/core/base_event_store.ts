@@ -8,6 +8,7 @@
  */
 
 import { callErrorHook } from "./_error_hook.ts";
+import { InFlight } from "./_in_flight.ts";
 import {
   type Codec,
   msgpackCodec,
@@ -325,7 +326,7 @@ export abstract class BaseEventStore implements EventStore {
     // it is watched once. A transport that can drain itself is not watched at all.
     if (!this.#transportDrains && sent !== this.#lastSent) {
       this.#lastSent = sent;
-      this.#publishing++;
+      this.#publishing.begin();
       sent.then(this.#publishSettled, this.#publishSettled);
     }
     return sent;
@@ -335,16 +336,11 @@ export abstract class BaseEventStore implements EventStore {
 
   // Publishes in flight are counted, not kept: shutdown() only needs to know when none is left.
   #lastSent: Promise<PublishResult> | undefined;
-  #publishing = 0;
-  #drained: (() => void) | undefined;
-  readonly #publishSettled = (): void => {
-    if (--this.#publishing === 0) this.#drained?.();
-  };
+  readonly #publishing = new InFlight();
+  readonly #publishSettled = (): void => this.#publishing.end();
 
   #publishesSettled(): Promise<void> {
-    if (this.#transportDrains) return this.#transport.drain!();
-    if (this.#publishing === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#drained = resolve);
+    return this.#transportDrains ? this.#transport.drain!() : this.#publishing.idle();
   }
 
   /** {@inheritDoc EventStore.subscribe} */

@@ -320,3 +320,44 @@ serviceTest(
     }
   },
 );
+
+for (const transport of ["ws", "tcp"] as Transport[]) {
+  serviceTest(
+    nats,
+    `NatsJetStreamEventStore (${transport}): a publish the stream never acknowledges rejects with the caller in its stack, and shutdown() waits for it`,
+    async () => {
+      const nc = await connectOver(transport);
+      const prefix = randomPrefix();
+      const store = new NatsJetStreamEventStore(nc, { prefix, nodeId: "a", timeoutMs: 300 });
+      const jsm = await jetstreamManager(nc);
+      try {
+        // A stream that stores without answering: every publish times out.
+        await jsm.streams.add({ name: store.stream, subjects: [`${prefix}.>`], no_ack: true });
+        const publishFromTheCaller = async (): Promise<unknown> =>
+          await store.publish("JOIN", { sessionId: "s", namespace: "/", room: "r" });
+        const events: string[] = [];
+        const publishing = publishFromTheCaller().then(
+          () => events.push("resolved"),
+          (error: unknown) => {
+            events.push("rejected");
+            return error;
+          },
+        );
+        await Promise.resolve();
+        const shutdown = store.shutdown().then(() => events.push("shut down"));
+        const error = await within(publishing, "the publish to reject");
+        await within(shutdown, "shutdown");
+        assert.deepStrictEqual(events, ["rejected", "shut down"]);
+        assert.ok(error instanceof BackendError, String(error));
+        assert.match(error.message, /no acknowledgement .*\(after 1 attempt of 300 ms\): timeout/);
+        // The store's own error carries the stack of the call that made the publish.
+        assert.match(String(error.stack), /publishFromTheCaller/);
+        assert.equal((await jsm.streams.info(store.stream)).state.messages, 1);
+      } finally {
+        await store.shutdown();
+        await jsm.streams.delete(store.stream).catch(() => {});
+        await nc.close();
+      }
+    },
+  );
+}
