@@ -122,6 +122,11 @@ function isStreamMissing(error: unknown): boolean {
     isApiError(error, JetStreamApiCodes.StreamNotFound);
 }
 
+/** A `BackendError` message without the `nats: ` that `BackendError` puts before it. */
+function withoutBackend(message: string): string {
+  return message.startsWith(`${BACKEND}: `) ? message.slice(BACKEND.length + 2) : message;
+}
+
 function limit(name: string, value: number | undefined, fallback: number): number {
   const resolved = value ?? fallback;
   if (!Number.isSafeInteger(resolved) || (resolved <= 0 && resolved !== -1)) {
@@ -277,7 +282,17 @@ class JetStreamTransport implements EventTransport {
       }
       assertUsable(this.#nc, `publish to ${subject}`);
       assertFitsServer(this.#nc, channel, bytes, this.#attempts > 1 ? HEADER_RESERVE : 0);
-      if (!this.#manager) await this.ensureStream();
+      if (!this.#manager) {
+        try {
+          await this.ensureStream();
+        } catch (error) {
+          // The publishes waiting for the stream share one failure: each gets an error of its
+          // own, created here, whose stack leads back to its caller.
+          throw error instanceof BackendError
+            ? new BackendError(BACKEND, withoutBackend(error.message), { cause: error })
+            : error;
+        }
+      }
       let sequence: number;
       try {
         sequence = (await this.#publishAtEndOfTick(subject, bytes)).seq;
@@ -353,7 +368,7 @@ class JetStreamTransport implements EventTransport {
 
   #noAcknowledgement(subject: string, error: unknown, why?: string): BackendError {
     const reason = error instanceof BackendError
-      ? error.message.replace(new RegExp(`^${BACKEND}: `), "")
+      ? withoutBackend(error.message)
       : error instanceof Error
       ? error.message
       : String(error);

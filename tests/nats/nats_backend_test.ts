@@ -361,3 +361,35 @@ for (const transport of ["ws", "tcp"] as Transport[]) {
     },
   );
 }
+
+serviceTest(
+  nats,
+  "NatsJetStreamEventStore: publishes waiting for a stream that cannot be created each reject with an error of their own, with their caller in its stack",
+  async () => {
+    const nc = await connectOver("tcp");
+    const prefix = randomPrefix();
+    const store = new NatsJetStreamEventStore(nc, { prefix, nodeId: "a", timeoutMs: 1_000 });
+    const jsm = await jetstreamManager(nc);
+    try {
+      // A stream of the store's name that captures other subjects: the store will not use it.
+      await jsm.streams.add({ name: store.stream, subjects: [`${prefix}-elsewhere.>`] });
+      const join = { sessionId: "s", namespace: "/", room: "r" };
+      const firstCaller = async () => await store.publish("JOIN", join);
+      const secondCaller = async () => await store.publish("JOIN", join);
+      const [first, second] = await within(
+        Promise.all([firstCaller().catch((e) => e), secondCaller().catch((e) => e)]),
+        "both publishes to reject",
+      );
+      for (const [error, caller] of [[first, "firstCaller"], [second, "secondCaller"]] as const) {
+        assert.ok(error instanceof BackendError, String(error));
+        assert.match(error.message, /^nats: stream .* exists but does not capture/);
+        assert.match(String(error.stack), new RegExp(caller));
+      }
+      assert.notEqual(first, second);
+    } finally {
+      await store.shutdown();
+      await jsm.streams.delete(store.stream).catch(() => {});
+      await nc.close();
+    }
+  },
+);
