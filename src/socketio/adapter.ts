@@ -16,7 +16,9 @@ import {
   MessageType,
 } from "socket.io-adapter";
 import {
+  BackendError,
   type EventMessage,
+  EventStoreClosedError,
   PublishMode,
   roomsOf,
   type Store,
@@ -89,6 +91,10 @@ interface PendingBroadcast {
 
 /** socket.io-adapter's in-memory broadcast: to this node's own clients. */
 const localBroadcast = Adapter.prototype.broadcast;
+/** socket.io-adapter's in-memory room and disconnect operations: on this node's own sockets. */
+const localAddSockets = Adapter.prototype.addSockets;
+const localDelSockets = Adapter.prototype.delSockets;
+const localDisconnectSockets = Adapter.prototype.disconnectSockets;
 
 const DONE: Promise<void> = Promise.resolve();
 const NO_OFFSET: Promise<string> = Promise.resolve("");
@@ -435,6 +441,62 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
   }
 
   /**
+   * `socketsJoin`: this node's sockets join at once, as on one server, then the other nodes are
+   * told. (socket.io-adapter changes this node's sockets only once the cluster message is
+   * published, so a broadcast emitted right after, which reaches this node's clients at once,
+   * would miss the sockets that had just joined, and reach those that had just left.)
+   *
+   * @ignore
+   */
+  override addSockets(opts: BroadcastOptions, rooms: string[]): Promise<void> {
+    localAddSockets.call(this, opts, rooms);
+    return this.#tellCluster(opts, { type: MessageType.SOCKETS_JOIN, rooms });
+  }
+
+  /**
+   * `socketsLeave`: on this node's sockets at once, then on the other nodes (see `addSockets`).
+   *
+   * @ignore
+   */
+  override delSockets(opts: BroadcastOptions, rooms: string[]): Promise<void> {
+    localDelSockets.call(this, opts, rooms);
+    return this.#tellCluster(opts, { type: MessageType.SOCKETS_LEAVE, rooms });
+  }
+
+  /**
+   * `disconnectSockets`: this node's sockets at once, then the other nodes' (see `addSockets`).
+   *
+   * @ignore
+   */
+  override disconnectSockets(opts: BroadcastOptions, close: boolean): Promise<void> {
+    localDisconnectSockets.call(this, opts, close);
+    return this.#tellCluster(opts, { type: MessageType.DISCONNECT_SOCKETS, close });
+  }
+
+  /** Publishes a room change or disconnect to the other nodes (unless `local`); never rejects. */
+  #tellCluster(
+    opts: BroadcastOptions,
+    change:
+      | { type: MessageType.SOCKETS_JOIN | MessageType.SOCKETS_LEAVE; rooms: string[] }
+      | { type: MessageType.DISCONNECT_SOCKETS; close: boolean },
+  ): Promise<void> {
+    if (opts.flags?.local) return DONE;
+    const encoded = {
+      rooms: [...opts.rooms],
+      except: [...(opts.except ?? [])],
+      flags: opts.flags ?? {},
+    };
+    const message = change.type === MessageType.DISCONNECT_SOCKETS
+      ? { type: change.type, data: { opts: encoded, close: change.close } }
+      : { type: change.type, data: { opts: encoded, rooms: change.rooms } };
+    // doPublish reports a failure.
+    return this.doPublish(
+      { uid: this.#node.nodeId, nsp: this.nsp.name, ...message } as ClusterMessage,
+    )
+      .then(() => {}, () => {});
+  }
+
+  /**
    * socket.io-adapter's `fetchSockets`, which asks every node; it rejects at once, with a
    * `MessageValidationError`, when a room cannot travel to them (neither a string nor a
    * finite number), rather than time out.
@@ -528,11 +590,15 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
       this.#node.events.publish("DISPATCH", payload).then(
         ({ offset }) => settle(pending, offset ?? id),
         (error) => {
-          if (!(error instanceof RangeError) || rest.length === 0) {
+          if (
+            rest.length === 0 || error instanceof BackendError ||
+            error instanceof EventStoreClosedError
+          ) {
             fail(pending, error);
             return;
           }
-          // Too large together: one message per broadcast.
+          // Refused together (too large, or one broadcast the codec cannot carry): one message
+          // per broadcast, so that only the one at fault is lost to the other nodes.
           return Promise.all(pending.map((item, index) => {
             const own = id === undefined ? {} : { id: batchOffset(id, index) };
             return this.#node.events.publish("DISPATCH", { namespace, ...item.entry, ...own }).then(
@@ -904,7 +970,8 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
     const announcement: SocketIoDisconnect = {
       sessionId: session.pid,
       namespace: this.nsp.name,
-      session: persisted,
+      // `data` as the other nodes can carry it (a class instance as its fields, see wireCopy).
+      session: { ...persisted, data: wireCopy(persisted.data) },
     };
     this.#track(this.#node.events.publish("DISCONNECT", announcement)).catch((error) =>
       this.#node.report(error, { stage: "publish", namespace: this.nsp.name })

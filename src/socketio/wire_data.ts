@@ -22,7 +22,9 @@ const MAX_DEPTH = 100;
  *   (a class may hide fields there);
  * - arrays and other objects are copied (own enumerable fields, `__proto__` included), so that a
  *   caller who changes an object after `emit` — the adapter sends a tick's broadcasts together,
- *   a microtask later — does not change what the other nodes get.
+ *   a microtask later — does not change what the other nodes get;
+ * - a function, a symbol or `undefined` is left out of an object and becomes `null` in an array,
+ *   as in socket.io's JSON (an object's methods held as fields do not travel).
  *
  * Binary values are not copied: socket.io itself sends them as they are at send time.
  */
@@ -31,6 +33,7 @@ export function wireCopy(value: unknown): unknown {
 }
 
 function copy(value: unknown, depth: number): unknown {
+  if (typeof value === "function" || typeof value === "symbol") return undefined;
   if (typeof value !== "object" || value === null) return value;
   if (value instanceof Uint8Array || value instanceof Date) return value;
   if (ArrayBuffer.isView(value)) {
@@ -43,11 +46,16 @@ function copy(value: unknown, depth: number): unknown {
   }
   if (Array.isArray(value)) {
     const out = new Array<unknown>(value.length);
-    for (let index = 0; index < value.length; index++) out[index] = copy(value[index], depth + 1);
+    for (let index = 0; index < value.length; index++) {
+      out[index] = copy(value[index], depth + 1) ?? null;
+    }
     return out;
   }
   const record = value as Record<string, unknown>;
   const out: Record<string, unknown> = {};
-  for (const field of Object.keys(record)) setOwnField(out, field, copy(record[field], depth + 1));
+  for (const field of Object.keys(record)) {
+    const item = copy(record[field], depth + 1);
+    if (item !== undefined) setOwnField(out, field, item);
+  }
   return out;
 }
