@@ -333,8 +333,10 @@ for (const transport of ["ws", "tcp"] as Transport[]) {
       try {
         // A stream that stores without answering: every publish times out.
         await jsm.streams.add({ name: store.stream, subjects: [`${prefix}.>`], no_ack: true });
-        const publishFromTheCaller = async (): Promise<unknown> =>
-          await store.publish("JOIN", { sessionId: "s", namespace: "/", room: "r" });
+        // A named function expression: Bun's stacks name no arrow function.
+        const publishFromTheCaller = async function publishFromTheCaller(): Promise<unknown> {
+          return await store.publish("JOIN", { sessionId: "s", namespace: "/", room: "r" });
+        };
         const events: string[] = [];
         const publishing = publishFromTheCaller().then(
           () => events.push("resolved"),
@@ -374,8 +376,13 @@ serviceTest(
       // A stream of the store's name that captures other subjects: the store will not use it.
       await jsm.streams.add({ name: store.stream, subjects: [`${prefix}-elsewhere.>`] });
       const join = { sessionId: "s", namespace: "/", room: "r" };
-      const firstCaller = async () => await store.publish("JOIN", join);
-      const secondCaller = async () => await store.publish("JOIN", join);
+      // Named function expressions: Bun's stacks name no arrow function.
+      const firstCaller = async function firstCaller() {
+        return await store.publish("JOIN", join);
+      };
+      const secondCaller = async function secondCaller() {
+        return await store.publish("JOIN", join);
+      };
       const [first, second] = await within(
         Promise.all([firstCaller().catch((e) => e), secondCaller().catch((e) => e)]),
         "both publishes to reject",
