@@ -286,8 +286,14 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
 
   /** Leaves every room; destroys the socket's session store if it was used. */
   override delAll(id: string): void {
-    super.delAll(id);
     const persisted = this.#persisted.delete(id);
+    // A socket leaving for good (not persisted for a recovery): its client's next connection,
+    // which still names the old session, is told at once that there is none.
+    if (!persisted && this.#recovery && !this.#closed) {
+      const pid = (this.nsp.sockets.get(id) as { pid?: unknown } | undefined)?.pid;
+      if (typeof pid === "string") this.#announceEnded(pid);
+    }
+    super.delAll(id);
     if (!this.#storeIds.delete(id)) return;
     const recovery = this.#recovery;
     if (persisted && recovery && !this.#closed) {
@@ -830,6 +836,11 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
       }
       case "DISCONNECT": {
         assertSocketIoDisconnect(message);
+        if ("ended" in message) {
+          const recovery = this.#recovery;
+          if (recovery) this.#recoveryLog.end(message.sessionId, recovery.maxDisconnectionDuration);
+          return;
+        }
         if ("session" in message) {
           this.#saveSession(message.session, uid);
           const recovery = this.#recovery;
@@ -974,6 +985,16 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
       session: { ...persisted, data: wireCopy(persisted.data) },
     };
     this.#track(this.#node.events.publish("DISCONNECT", announcement)).catch((error) =>
+      this.#node.report(error, { stage: "publish", namespace: this.nsp.name })
+    );
+  }
+
+  /** Tells every node (this one too) that session `pid` ended for good. */
+  #announceEnded(pid: string): void {
+    this.#recoveryLog.end(pid, this.#recovery!.maxDisconnectionDuration);
+    this.#flush();
+    const ended: SocketIoDisconnect = { sessionId: pid, namespace: this.nsp.name, ended: true };
+    this.#track(this.#node.events.publish("DISCONNECT", ended)).catch((error) =>
       this.#node.report(error, { stage: "publish", namespace: this.nsp.name })
     );
   }

@@ -169,6 +169,13 @@ export type SocketIoDisconnect =
   & (
     | { readonly selector: SocketSelector; readonly close: boolean }
     | { readonly session: PersistedSession }
+    | {
+      /**
+       * The session (`sessionId`: its private id) ended for good: its client's next connection
+       * is a new session, which nodes then accept without waiting for an announcement.
+       */
+      readonly ended: true;
+    }
   );
 
 /** `CONNECT` as the adapter sends it: a recovered session, which other nodes forget. */
@@ -464,6 +471,15 @@ export function assertSocketIoDisconnect(
 ): asserts message is EventMessage<"DISCONNECT"> & SocketIoDisconnect {
   const raw = message as unknown as Raw;
   expectString(raw, "namespace");
+  if (raw.ended !== undefined) {
+    if (raw.ended !== true) {
+      throw new MessageValidationError(
+        "ended",
+        `expected true, received ${describeValue(raw.ended)}`,
+      );
+    }
+    return;
+  }
   if (raw.session !== undefined) {
     const session = expectObject(raw, "session");
     expectText(session, "sid", "session");

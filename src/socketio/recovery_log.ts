@@ -47,6 +47,8 @@ export class RecoveryLog {
   readonly #waitMs: number;
   readonly #packets: LoggedPacket[] = [];
   readonly #sessions = new Map<string, SavedSession>();
+  /** Sessions that ended for good (private id → when): `take` answers their clients at once. */
+  readonly #ended = new Map<string, number>();
   readonly #waiters = new Map<string, Set<() => void>>();
   #closed = false;
 
@@ -95,8 +97,26 @@ export class RecoveryLog {
       if (saved.at < threshold) this.#sessions.delete(pid);
     }
     this.#sessions.set(session.pid, { session, at: now, origin });
-    const waiters = this.#waiters.get(session.pid);
-    if (waiters) { for (const wake of waiters) wake(); }
+    this.#ended.delete(session.pid);
+    this.#wake(session.pid);
+  }
+
+  /**
+   * Notes that session `pid` ended for good (its client disconnected on purpose, or was
+   * disconnected by the server): it is forgotten, and for `maxAgeMs` a recovery of it is refused
+   * at once instead of waiting for an announcement that will not come.
+   */
+  end(pid: string, maxAgeMs: number): void {
+    const now = Date.now();
+    const threshold = now - maxAgeMs;
+    for (const [ended, at] of this.#ended) {
+      if (at >= threshold) break; // in insertion order, so the rest are newer
+      this.#ended.delete(ended);
+    }
+    this.#sessions.delete(pid);
+    this.#ended.delete(pid);
+    this.#ended.set(pid, now);
+    this.#wake(pid);
   }
 
   /** The sessions announced by node `origin` that may still be recovered. */
@@ -120,7 +140,9 @@ export class RecoveryLog {
    * it cannot be recovered (unknown, older than `maxAgeMs`, or `offset` no longer logged).
    */
   async take(pid: string, offset: string, maxAgeMs: number): Promise<FoundSession | undefined> {
-    if (!this.#sessions.has(pid) && this.#waitMs > 0) await this.#waitFor(pid);
+    if (!this.#sessions.has(pid) && !this.#ended.has(pid) && this.#waitMs > 0) {
+      await this.#waitFor(pid);
+    }
     const saved = this.#sessions.get(pid);
     if (!saved || this.#closed) return undefined;
     this.#sessions.delete(pid);
@@ -148,6 +170,11 @@ export class RecoveryLog {
     this.#closed = true;
     for (const waiters of this.#waiters.values()) for (const wake of waiters) wake();
     this.#waiters.clear();
+  }
+
+  #wake(pid: string): void {
+    const waiters = this.#waiters.get(pid);
+    if (waiters) { for (const wake of waiters) wake(); }
   }
 
   #waitFor(pid: string): Promise<void> {

@@ -507,6 +507,31 @@ Deno.test("socket.io over the memory bus: connection state recovery on another n
   }, { connectionStateRecovery: {} });
 });
 
+Deno.test("socket.io over the memory bus: with connection state recovery, a client that disconnected on purpose connects again at once, on its node or another", async () => {
+  const errors: string[] = [];
+  const onError: AdapterErrorHandler = (error, context) =>
+    errors.push(`${context.stage}: ${error.message}`);
+  await twoServers(memoryPair(["ended-0", "ended-1"]), { onError }, async ([s0, s1], clients) => {
+    const client = await connect(s0.url, "client");
+    clients.push(client);
+    s0.io.emit("offset"); // the client now holds an offset and a session id to recover
+    await received(client, "offset");
+    // Its session ended for good: no node waits (recoveryWaitMs, 2 s) for its announcement.
+    for (const next of [s0, s1]) {
+      client.socket.disconnect();
+      (client.socket.io as unknown as { uri: string }).uri = next.url;
+      const started = performance.now();
+      client.socket.connect();
+      await new Promise<void>((resolve) => client.socket.once("connect", () => resolve()));
+      const elapsed = performance.now() - started;
+      assert.equal(client.socket.recovered, false);
+      assert.ok(elapsed < 1_000, `connected again after ${elapsed.toFixed(0)} ms`);
+    }
+    assert.equal(s1.io.of("/").sockets.size, 1);
+    assert.deepEqual(errors, []);
+  }, { connectionStateRecovery: {} });
+});
+
 Deno.test("socket.io over the memory bus: a room that is neither a string nor a finite number is reported and kept from the cluster, alone", async () => {
   const errors: string[] = [];
   const onError: AdapterErrorHandler = (error, context) =>

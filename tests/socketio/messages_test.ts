@@ -97,11 +97,13 @@ Deno.test("a cluster message without its socket.io fields is skipped and reporte
   await withForeignNode(async (foreign, errors) => {
     await foreign.publish("DISPATCH", { namespace: "/", room: "", packet: ["chat", "hi"] });
     await foreign.publish("JOIN", { sessionId: "s", namespace: "/", room: "r" });
-    await waitFor("two reports", () => errors.length >= 2 ? errors : undefined);
+    await foreign.publish("DISCONNECT", { sessionId: "p", namespace: "/", ended: "yes" } as never);
+    await waitFor("three reports", () => errors.length >= 3 ? errors : undefined);
     assert.match(errors[0]![0], /"rooms"/);
     assert.equal(errors[0]![1].type, "DISPATCH");
     assert.match(errors[1]![0], /"selector"/);
     assert.equal(errors[1]![1].stage, "receive");
+    assert.match(errors[2]![0], /"ended": expected true/);
   });
 });
 

@@ -57,3 +57,32 @@ Deno.test("RecoveryLog.sessionsOf lists the sessions a node announced that may s
   await new Promise((resolve) => setTimeout(resolve, 5));
   assert.deepStrictEqual(log.sessionsOf("node-a", 1), [], "expired");
 });
+
+Deno.test("RecoveryLog.end: a session that ended for good is refused at once, and its wait ends; an announcement of it later counts again", async () => {
+  const log = new RecoveryLog(10, 60_000);
+  log.remember("1", ["x"], { rooms: [] }, HOUR);
+  const waiting = log.take("gone", "1", HOUR);
+  log.end("gone", HOUR);
+  assert.equal(await waiting, undefined, "the wait ends with the end");
+  const started = performance.now();
+  assert.equal(await log.take("gone", "1", HOUR), undefined);
+  assert.ok(performance.now() - started < 1_000, "no wait for a session that ended");
+  // Recovered elsewhere and announced again: found as any other.
+  log.saveSession(session("gone", []), HOUR, "node-b");
+  log.remember("2", ["y"], { rooms: [] }, HOUR);
+  assert.deepStrictEqual((await log.take("gone", "1", HOUR))?.missedPackets, [["y"]]);
+  // Ends older than maxAgeMs are dropped when the next one is noted.
+  log.end("old", 1);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  log.end("new", 1);
+  const next = log.take("old", "1", HOUR).then(() => "answered");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const outcome = await Promise.race([
+    next,
+    new Promise((resolve) => timer = setTimeout(() => resolve("waiting"), 50)),
+  ]);
+  clearTimeout(timer);
+  assert.equal(outcome, "waiting", "an end older than maxAgeMs no longer answers at once");
+  log.close();
+  assert.equal(await next, "answered");
+});
