@@ -56,7 +56,7 @@ export function commandError(
   error: unknown,
 ): BackendError {
   if (error instanceof BackendError) return error;
-  const full = error instanceof Error ? error.message : String(error);
+  const [full, cause] = withoutCommandEcho(error);
   const message = full.length > 300 ? `${full.slice(0, 300)}...` : full;
   const [name = "command", key] = args.slice(0, 2).map((arg) =>
     typeof arg === "string" ? arg : `<${arg.byteLength} bytes>`
@@ -69,8 +69,26 @@ export function commandError(
   return new BackendError(
     "redis",
     `${name}${target} failed: ${message}${hintFor(message)}`,
-    { cause: error },
+    { cause },
   );
+}
+
+/** What `@upstash/redis` appends to a refused request's error: every command of the request. */
+const COMMAND_ECHO = /, command was: [\s\S]*$/;
+
+/**
+ * The message of `error` and the error to keep as `cause`, both without the commands a REST
+ * client echoes: a batch holds other sessions' commands, whose values must not reach this
+ * caller's error (or logs). An echoing error is replaced by one of the same name and message
+ * without the echo.
+ */
+function withoutCommandEcho(error: unknown): [message: string, cause: unknown] {
+  const message = error instanceof Error ? error.message : String(error);
+  if (!COMMAND_ECHO.test(message)) return [message, error];
+  const stripped = message.replace(COMMAND_ECHO, "");
+  const cause = new Error(stripped);
+  if (error instanceof Error) cause.name = error.name;
+  return [stripped, cause];
 }
 
 /** Wraps `error` from a connection-level step (`what`, e.g. `connecting the client`). */

@@ -330,6 +330,37 @@ serviceTest(redis, "RedisPubSubEventStore refuses a REST client, naming the reas
   );
 });
 
+serviceTest(
+  both,
+  "a refused REST request's errors name each command and the reason, never the values of the batch",
+  async () => {
+    const factory = new RedisStoreFactory({
+      client: restClient(undefined, "wrong-token"),
+      prefix: testPrefix("echo"),
+    });
+    try {
+      // Two sessions' writes in one tick travel in one request, which the endpoint refuses.
+      const results = await Promise.allSettled([
+        factory.createStore("alice").set("upload", "alice-secret"),
+        factory.createStore("bob").set("token", "bob-secret"),
+      ]);
+      for (const [index, result] of results.entries()) {
+        assert.equal(result.status, "rejected");
+        const error = (result as PromiseRejectedResult).reason;
+        assert.ok(error instanceof BackendError, String(error));
+        assert.match(error.message, /HSET ".*:session:(alice|bob)" failed: Unauthorized/);
+        const cause = error.cause as Error;
+        assert.match(cause.message, /^Unauthorized/);
+        for (const text of [error.message, cause.message, String(cause.stack)]) {
+          assert.doesNotMatch(text, /secret|command was/, `error ${index}: ${text}`);
+        }
+      }
+    } finally {
+      await factory.shutdown();
+    }
+  },
+);
+
 serviceTest(both, "a wrong REST token fails at first use with a clear BackendError", async () => {
   const factory = new RedisStoreFactory({
     client: restClient(undefined, "wrong-token"),
