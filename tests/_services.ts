@@ -207,7 +207,7 @@ export type ServiceTestOptions = Omit<Deno.TestDefinition, "name" | "fn" | "igno
 /**
  * Registers a `Deno.test` that needs the given service(s): skipped (ignored) when one is absent,
  * or failing with a message naming the service and its start command under
- * `REQUIRE_SERVICES=1`. Sanitizers stay on.
+ * `REQUIRE_SERVICES=1`.
  */
 export function serviceTest(
   services: ServiceAvailability | readonly ServiceAvailability[],

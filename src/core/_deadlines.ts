@@ -49,6 +49,15 @@ export class DeadlineWatch {
     });
   }
 
+  /**
+   * Stops the shared timer (at the owner's shutdown, when nothing is watched any more): it would
+   * otherwise run until its next sweep finds the set empty. A later `watch` starts it again.
+   */
+  close(): void {
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+  }
+
   #add(watched: Watched): void {
     this.#pending.add(watched);
     if (this.#sweeper !== undefined) return;

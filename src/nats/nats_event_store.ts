@@ -231,6 +231,7 @@ class NatsCoreTransport implements EventTransport {
 
   async shutdown(): Promise<void> {
     await Promise.all([...this.#subs.keys()].map((channel) => this.close(channel)));
+    this.#confirmDeadlines.close();
   }
 }
 

@@ -200,6 +200,7 @@ class NodeRedisPort implements RedisCommandPort {
   async close(): Promise<void> {
     this.#client.off?.("error", this.#onError);
     await Promise.all([...this.#dedicated].map((connection) => connection.close()));
+    this.#deadlines.close();
   }
 }
 
