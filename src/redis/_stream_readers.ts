@@ -316,6 +316,10 @@ export class PollingReader {
 
   async #loop(): Promise<void> {
     let failures = 0;
+    // Entries asked per read: halved after a failed read (a backlog of large entries may not
+    // arrive within commandTimeoutMs all at once), and back to the full count once a read finds
+    // every stream drained (fewer entries than asked).
+    let count = this.#settings.count;
     while (!this.#stopped && this.#cursors.size > 0) {
       const cursors = [...this.#cursors.entries()];
       let reply: RedisReply;
@@ -329,7 +333,7 @@ export class PollingReader {
         const reading = this.#port.send([
           "XREAD",
           "COUNT",
-          String(this.#settings.count),
+          String(count),
           "STREAMS",
           ...cursors.map(([, cursor]) => cursor.key),
           ...cursors.map(([, cursor]) => cursor.lastId),
@@ -342,6 +346,7 @@ export class PollingReader {
         failures = 0;
       } catch (error) {
         if (this.#stopped) break;
+        count = Math.max(1, Math.floor(count / 2));
         for (const [channel, cursor] of cursors) {
           if (this.#cursors.get(channel) === cursor) cursor.sink.error(error as Error);
         }
@@ -349,6 +354,9 @@ export class PollingReader {
         continue;
       }
       const byKey = parseXread(reply);
+      if ([...byKey.values()].every((entries) => entries.length < count)) {
+        count = this.#settings.count;
+      }
       let delivered = 0;
       for (const [channel, cursor] of cursors) {
         const entries = byKey.get(cursor.key);
