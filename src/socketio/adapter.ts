@@ -447,14 +447,17 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
   }
 
   /**
-   * `socketsJoin`: this node's sockets join at once, as on one server, then the other nodes are
-   * told. (socket.io-adapter changes this node's sockets only once the cluster message is
-   * published, so a broadcast emitted right after, which reaches this node's clients at once,
-   * would miss the sockets that had just joined, and reach those that had just left.)
+   * `socketsJoin`: without connection state recovery, this node's sockets join at once, as on
+   * one server, then the other nodes are told. (socket.io-adapter changes this node's sockets
+   * only once the cluster message is published, so a broadcast emitted right after, which then
+   * reaches this node's clients at once, would miss the sockets that had just joined, and reach
+   * those that had just left.) With recovery, broadcasts wait for their publish too, and
+   * socket.io-adapter's order holds: each change waits for its publish.
    *
    * @ignore
    */
   override addSockets(opts: BroadcastOptions, rooms: string[]): Promise<void> {
+    if (this.#recovery) return super.addSockets(opts, rooms);
     localAddSockets.call(this, opts, rooms);
     return this.#tellCluster(opts, { type: MessageType.SOCKETS_JOIN, rooms });
   }
@@ -465,6 +468,7 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
    * @ignore
    */
   override delSockets(opts: BroadcastOptions, rooms: string[]): Promise<void> {
+    if (this.#recovery) return super.delSockets(opts, rooms);
     localDelSockets.call(this, opts, rooms);
     return this.#tellCluster(opts, { type: MessageType.SOCKETS_LEAVE, rooms });
   }
@@ -475,6 +479,7 @@ export class StoreFactoryAdapter extends ClusterAdapterWithHeartbeat implements 
    * @ignore
    */
   override disconnectSockets(opts: BroadcastOptions, close: boolean): Promise<void> {
+    if (this.#recovery) return super.disconnectSockets(opts, close);
     localDisconnectSockets.call(this, opts, close);
     return this.#tellCluster(opts, { type: MessageType.DISCONNECT_SOCKETS, close });
   }

@@ -260,8 +260,11 @@ Deno.test("socket.io over the memory bus: a broadcast the codec refuses is lost 
   }
 });
 
-Deno.test("socket.io over the memory bus: socketsJoin, socketsLeave and disconnectSockets apply to this node's sockets before a broadcast emitted right after", async () => {
-  for (const coalesce of [true, false]) {
+Deno.test("socket.io over the memory bus: socketsJoin, socketsLeave and disconnectSockets keep their order with the broadcasts around them, on the emitting node too", async () => {
+  for (
+    const [coalesce, recovery] of [[true, false], [false, false], [true, true]] as const
+  ) {
+    const label = `coalesce: ${coalesce}, recovery: ${recovery}`;
     await twoServers(
       memoryPair(["order-0", "order-1"]),
       { coalesce },
@@ -270,29 +273,32 @@ Deno.test("socket.io over the memory bus: socketsJoin, socketsLeave and disconne
         const remote = await connect(s1.url, "remote");
         clients.push(local, remote);
         s0.io.socketsJoin("r");
-        s0.io.to("r").emit("joined", 1);
-        for (const client of clients) await received(client, "joined");
+        s0.io.to("r").emit("joined");
+        s0.io.to("r").emit("before-leave");
         s0.io.socketsLeave("r");
-        s0.io.to("r").emit("after-leave", 2);
+        s0.io.to("r").emit("after-leave");
         s0.io.emit("marker");
         for (const client of clients) await received(client, "marker");
         for (const client of clients) {
           assert.deepEqual(
             client.received.map((args) => args[0]),
-            ["joined", "marker"],
-            `${client.name}, coalesce: ${coalesce}`,
+            ["joined", "before-leave", "marker"],
+            `${client.name}, ${label}`,
           );
         }
-        // The local socket is gone before the broadcast, which reaches the remote one only.
-        s0.io.disconnectSockets();
-        s1.io.emit("to-remaining");
-        await received(remote, "to-remaining");
+        // The local socket is gone before the broadcast emitted right after, which reaches the
+        // remote one only.
+        s0.io.in(local.socket.id!).disconnectSockets();
+        s0.io.emit("after-disconnect");
+        await received(remote, "after-disconnect");
         assert.equal(s0.io.of("/").sockets.size, 0);
         assert.equal(
-          local.received.some((args) => args[0] === "to-remaining"),
+          local.received.some((args) => args[0] === "after-disconnect"),
           false,
+          label,
         );
       },
+      recovery ? { connectionStateRecovery: {} } : {},
     );
   }
 });
