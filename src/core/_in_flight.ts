@@ -5,8 +5,8 @@
  */
 
 /**
- * A count of operations in flight (`begin` / `end`), for a shutdown that must wait for them:
- * `idle()` resolves once none is left. Operations are counted, not kept.
+ * A count of operations in flight (`begin` / `end`), for whatever must wait for them (a shutdown,
+ * an exclusive operation): `idle()` resolves once none is left. Operations are counted, not kept.
  */
 export class InFlight {
   #count = 0;

@@ -5,13 +5,9 @@
  * @module
  */
 
-function nothing(): void {}
+import { InFlight } from "./_in_flight.ts";
 
-/** The operations issued between two exclusive ones, and who waits for them to settle. */
-interface Epoch {
-  count: number;
-  idle: (() => void) | undefined;
-}
+function nothing(): void {}
 
 /**
  * Counts the operations in flight on one container and holds back the ones issued while an
@@ -21,9 +17,9 @@ interface Epoch {
  * run first and be wiped).
  */
 export class OperationGate {
-  // Operations are counted, not kept, by the exclusive operation they came before: it only needs
-  // to know when none of them is left.
-  #epoch: Epoch = { count: 0, idle: undefined };
+  // The operations issued since the last exclusive one, counted: the next exclusive operation
+  // only needs to know when none of them is left.
+  #epoch = new InFlight();
   /** Settles when the pending exclusive operation (or awaited predecessor) has; then cleared. */
   #barrier: Promise<void> | undefined;
 
@@ -45,10 +41,8 @@ export class OperationGate {
     } catch (error) {
       return Promise.reject(error);
     }
-    epoch.count++;
-    const settled = () => {
-      if (--epoch.count === 0) epoch.idle?.();
-    };
+    epoch.begin();
+    const settled = () => epoch.end();
     result.then(settled, settled);
     return result;
   }
@@ -60,11 +54,11 @@ export class OperationGate {
   exclusive<T>(operation: () => Promise<T>): Promise<T> {
     const previous = this.#barrier;
     const before = this.#epoch;
-    this.#epoch = { count: 0, idle: undefined };
+    this.#epoch = new InFlight();
     const result = (async () => {
       // What came before `previous` has settled once it has: `previous` waited for it.
       if (previous !== undefined) await previous;
-      if (before.count > 0) await new Promise<void>((resolve) => before.idle = resolve);
+      await before.idle();
       return await operation();
     })();
     this.#hold(result.then(nothing, nothing));

@@ -173,8 +173,7 @@ function protoObjectExtensions(): ExtensionCodec {
 export function createMsgpackCodec(): BytesCodec {
   const extensions = protoObjectExtensions();
   // The encoder asks the extensions about every object it meets, which costs a prototype lookup.
-  // The decoder consults them only for a record that holds an
-  // extension.
+  // The decoder consults them only for a record that holds an extension.
   const encoder = new Encoder({ ignoreUndefined: true, extensionCodec: extensions });
   const decoder = new Decoder({ extensionCodec: extensions });
   return {
