@@ -75,10 +75,13 @@ serviceTest(
         ["after1@1", "after2@2", "after3@3"].sort(),
       );
       assert.equal(packets(received)[0], "before@1");
-      assert.ok(
-        errors.some((message) => /stream \S+ was created again while consuming/.test(message)),
-        `b reports the new stream: ${JSON.stringify(errors)}`,
-      );
+      // The new consumer may deliver before its move is reported: wait up to 5 s for the report.
+      const reported = () =>
+        errors.some((message) => /stream \S+ was created again while consuming/.test(message));
+      for (let wait = 0; wait < 100 && !reported(); wait++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.ok(reported(), `b reports the new stream: ${JSON.stringify(errors)}`);
       assert.equal((await a.publish("DISPATCH", dispatch("later"))).offset, "4");
       await inbox.waitFor(5);
     } finally {
